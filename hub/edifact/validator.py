@@ -1,0 +1,540 @@
+"""EDIFACT validation: one pass of layered checks over a tokenized input, collecting every issue.
+
+Layers, in the order they run on each stretch of input (see `tokenizer.scan`):
+
+1. syntax: separators, characters against the syntax identifier's repertoire, release characters,
+   trailing separators (whole-text regular expressions, so they cost one C pass);
+2. envelope: UNB/UNZ, UNG/UNE, UNH/UNT pairing, references, counts, syntax identifier, dates;
+3. structure: each message's tag sequence against its segment table (regex, then the precise walk
+   only when the regex refuses);
+4. segments: elements, formats, lengths and code lists of each distinct segment text (regex, then the
+   precise walk only for the texts the regex refuses); the implementation guide is compiled into both.
+
+Nothing here raises on bad input, and nothing stops at the first problem. No I/O: the catalog that
+supplies directories and guides is passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from hub.edifact.directory import Directory, StructureWalk
+from hub.edifact.guides import Guide
+from hub.edifact.tokenizer import ENCODINGS, Scan, scan
+from hub.report import Code, InterchangeReport, Issue, MessageReport, Report, Severity
+
+
+class CatalogLike(Protocol):
+    def directory(self, name: str, syntax_version: str | None = None) -> Directory | None: ...
+    def guide(self, assoc: str | None, message: str | None, directory: str) -> Guide | None: ...
+    def available_directories(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-partner strictness. Defaults follow the standard."""
+
+    lowercase_under_unoa: Severity = Severity.ERROR
+    max_issues_per_message: int = 10_000  # a wrong directory can make every segment fail
+
+
+# ISO 9735 character repertoires. UNOA: upper case, digits, space and . , - ( ) / = ' + : ? ! " % & * ; < >
+_UNOA = "A-Z0-9 .,\\-()/='+:?!\"%&*;<>"
+# UNOB: the printable ISO 646 characters, lower case included.
+_UNOB = "\\x20-\\x7e"
+_ENVELOPE_TAGS = re.compile(r"UN[BGHTEZ]")
+_SEPARATOR_CHARS = "\r\n"
+
+
+@dataclass
+class _Msg:
+    report: MessageReport
+    start: int  # index of UNH in scan.segments
+    end: int = -1  # index of UNT (or last segment if UNT is missing)
+
+
+@dataclass
+class _Ic:
+    report: InterchangeReport
+    start: int
+    syntax_version: str | None = None
+    syntax_id: str | None = None
+    messages: list[_Msg] = field(default_factory=list)
+    groups: int = 0
+    bare_messages: int = 0
+
+
+def validate(data: bytes, catalog: CatalogLike, options: Options | None = None) -> Report:
+    opts = options or Options()
+    report = Report()
+    head = data[:16].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not data.strip():
+        report.issues.append(Issue(Code.EMPTY_INPUT, "The file is empty: there is nothing to validate."))
+        return report
+    if not head.startswith((b"UNA", b"UNB", b"UNH")):
+        report.issues.append(Issue(Code.NOT_EDIFACT, f"This is not an EDIFACT interchange: it starts with "
+                                   f"{data[:20]!r} instead of UNA or UNB.", offset=0, line=1))
+        return report
+    for sc in scan(data):
+        _Validator(sc, catalog, opts, report).run()
+    return report
+
+
+class _Validator:
+    def __init__(self, sc: Scan, catalog: CatalogLike, opts: Options, report: Report) -> None:
+        self.sc = sc
+        self.catalog = catalog
+        self.opts = opts
+        self.report = report
+        self.tags = [s[:3] for s in sc.segments]
+        self._newlines: list[int] | None = None
+        self.ics: list[_Ic] = []
+
+    # --- positions -----------------------------------------------------------------------------
+
+    def line(self, char_offset: int) -> int:
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.sc.text)]
+        return bisect_right(self._newlines, char_offset - 1) + 1
+
+    def at(self, code: Code, message: str, index: int | None, *, msg: _Msg | None = None,
+           element: int | None = None, component: int | None = None, tag: str | None = None,
+           severity: Severity | None = None, rule: str | None = None, char_offset: int | None = None) -> Issue:
+        """An issue about segment `index` of the scan (or the scan as a whole when None)."""
+        offset = line = None
+        if char_offset is None and index is not None and index < len(self.sc.starts):
+            char_offset = self.sc.starts[index]
+        if char_offset is not None:
+            offset, line = self.sc.byte_offset(char_offset), self.line(char_offset)
+        segment = index - msg.start + 1 if (msg is not None and index is not None) else None
+        if tag is None and index is not None and index < len(self.tags):
+            tag = self.tags[index]
+        return Issue(code, message, severity or code.value.severity, segment, tag, element, component,
+                     offset, line, rule)
+
+    # --- the run -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        sc = self.sc
+        self.report.issues.extend(sc.issues)
+        self.envelope()
+        for ic in self.ics:
+            for m in ic.messages:
+                self.message(ic, m)
+        self.characters()
+        self.trailing_separators()
+
+    def _add_ic(self, start: int) -> _Ic:
+        ic = _Ic(InterchangeReport(offset=self.sc.byte_offset(self.sc.starts[start])), start)
+        self.ics.append(ic)
+        self.report.interchanges.append(ic.report)
+        return ic
+
+    def values(self, index: int) -> list[list[str]]:
+        """The first repetition of each element of segment `index`, components unescaped."""
+        return [[self.sc.unescape(v) for v in el[0]] for el in self.sc.elements(index)]
+
+    @staticmethod
+    def get(vals: list[list[str]], el: int, comp: int = 1) -> str | None:
+        if el - 1 < len(vals) and comp - 1 < len(vals[el - 1]):
+            return vals[el - 1][comp - 1] or None
+        return None
+
+    def envelope(self) -> None:
+        sc, tags = self.sc, self.tags
+        tagstr = "".join(tags)
+        if len(tagstr) == 3 * len(tags):
+            idxs = [m.start() // 3 for m in _ENVELOPE_TAGS.finditer(tagstr) if m.start() % 3 == 0]
+        else:
+            idxs = [i for i, t in enumerate(tags) if _ENVELOPE_TAGS.fullmatch(t)]
+        ic: _Ic | None = None
+        group: tuple[int, str | None, int] | None = None  # (index, reference, messages seen)
+        msg: _Msg | None = None
+        outside_reported = False
+        prev_end = -1
+
+        def close_msg(at: int) -> None:
+            nonlocal msg
+            if msg is not None:
+                msg.end = at
+                msg.report.issues.append(self.at(Code.MISSING_UNT, f"Message {msg.report.ref} has no UNT "
+                                                 "trailer before this point.", at, msg=msg))
+                msg.report.segment_count = at - msg.start + 1
+                msg = None
+
+        def close_group(at: int) -> None:
+            nonlocal group
+            if group is not None and ic is not None:
+                ic.report.issues.append(self.at(Code.MISSING_UNE, f"Functional group {group[1]} has no UNE "
+                                                "trailer.", at))
+            group = None
+
+        for n, i in enumerate(idxs):
+            tag = tags[i]
+            # data segments between envelope segments that belong to no message
+            if msg is None and i > prev_end + 1 and not outside_reported:
+                gap = [k for k in range(prev_end + 1, i) if tags[k] != "UNS"]
+                if gap:
+                    where = ic.report.issues if ic is not None else self.report.issues
+                    where.append(self.at(Code.SEGMENT_OUTSIDE_MESSAGE,
+                                         f"{len(gap)} segment(s) starting with {tags[gap[0]]} lie outside "
+                                         "any UNH..UNT message and were not validated.", gap[0]))
+                    outside_reported = True
+            prev_end = i
+            if tag == "UNB":
+                if ic is not None:
+                    close_msg(i - 1)
+                    close_group(i - 1)
+                    ic.report.issues.append(self.at(Code.MISSING_UNZ, f"Interchange {ic.report.control_ref} "
+                                                    "has no UNZ trailer before the next UNB.", i))
+                ic = self._add_ic(i)
+                self.unb(ic, i)
+            elif tag == "UNG":
+                if ic is None:
+                    ic = self._missing_unb(i)
+                close_msg(i - 1)
+                close_group(i - 1)
+                vals = self.values(i)
+                group = (i, self.get(vals, 5), 0)
+                ic.groups += 1
+                self.service_segment(ic, i)
+                if ic.bare_messages:
+                    ic.report.issues.append(self.at(Code.GROUPS_AND_MESSAGES_MIXED, "This functional group "
+                                                    "follows messages outside any group.", i))
+            elif tag == "UNH":
+                if ic is None:
+                    ic = self._missing_unb(i)
+                close_msg(i - 1)
+                vals = self.values(i)
+                mr = MessageReport(ref=self.get(vals, 1), type=self.get(vals, 2, 1),
+                                   version=self.get(vals, 2, 2), release=self.get(vals, 2, 3),
+                                   agency=self.get(vals, 2, 4), assoc=self.get(vals, 2, 5),
+                                   offset=sc.byte_offset(sc.starts[i]),
+                                   group_ref=group[1] if group else None)
+                msg = _Msg(mr, i)
+                ic.messages.append(msg)
+                ic.report.messages.append(mr)
+                if group is not None:
+                    group = (group[0], group[1], group[2] + 1)
+                else:
+                    ic.bare_messages += 1
+                    if ic.groups:
+                        ic.report.issues.append(self.at(Code.GROUPS_AND_MESSAGES_MIXED, "This message "
+                                                        "stands outside any functional group while "
+                                                        "others are in groups.", i))
+            elif tag == "UNT":
+                if msg is None:
+                    target = ic.report.issues if ic else self.report.issues
+                    target.append(self.at(Code.UNEXPECTED_SERVICE_SEGMENT, "UNT without a matching UNH.", i))
+                    continue
+                msg.end = i
+                count = i - msg.start + 1
+                msg.report.segment_count = count
+                vals = self.values(i)
+                declared, ref = self.get(vals, 1), self.get(vals, 2)
+                if declared is None or not declared.isdigit() or int(declared) != count:
+                    msg.report.issues.append(self.at(
+                        Code.COUNT_MISMATCH, f"UNT says the message has {declared} segments; it has {count} "
+                        "(UNH and UNT included).", i, msg=msg, element=1))
+                if ref != msg.report.ref:
+                    msg.report.issues.append(self.at(
+                        Code.REFERENCE_MISMATCH, f"UNT message reference {ref!r} does not match the UNH "
+                        f"reference {msg.report.ref!r}.", i, msg=msg, element=2))
+                msg = None
+            elif tag == "UNE":
+                close_msg(i - 1)
+                if group is None or ic is None:
+                    target = ic.report.issues if ic else self.report.issues
+                    target.append(self.at(Code.UNEXPECTED_SERVICE_SEGMENT, "UNE without a matching UNG.", i))
+                    continue
+                vals = self.values(i)
+                declared, ref = self.get(vals, 1), self.get(vals, 2)
+                if declared is None or not declared.isdigit() or int(declared) != group[2]:
+                    ic.report.issues.append(self.at(Code.COUNT_MISMATCH, f"UNE says the group holds "
+                                                    f"{declared} messages; it holds {group[2]}.", i,
+                                                    element=1))
+                if ref != group[1]:
+                    ic.report.issues.append(self.at(Code.REFERENCE_MISMATCH, f"UNE group reference {ref!r} "
+                                                    f"does not match the UNG reference {group[1]!r}.", i,
+                                                    element=2))
+                self.service_segment(ic, i)
+                group = None
+            elif tag == "UNZ":
+                close_msg(i - 1)
+                close_group(i - 1)
+                if ic is None:
+                    self.report.issues.append(self.at(Code.UNEXPECTED_SERVICE_SEGMENT, "UNZ without a "
+                                                      "matching UNB.", i))
+                    continue
+                vals = self.values(i)
+                declared, ref = self.get(vals, 1), self.get(vals, 2)
+                count = ic.groups if ic.groups else len(ic.messages)
+                what = "functional groups" if ic.groups else "messages"
+                if declared is None or not declared.isdigit() or int(declared) != count:
+                    ic.report.issues.append(self.at(Code.COUNT_MISMATCH, f"UNZ says the interchange holds "
+                                                    f"{declared} {what}; it holds {count}.", i, element=1))
+                if ref != ic.report.control_ref:
+                    ic.report.issues.append(self.at(Code.REFERENCE_MISMATCH, f"UNZ control reference {ref!r}"
+                                                    f" does not match the UNB reference "
+                                                    f"{ic.report.control_ref!r}.", i, element=2))
+                if not ic.messages:
+                    ic.report.issues.append(self.at(Code.EMPTY_INTERCHANGE, "The interchange holds no "
+                                                    "message.", i))
+                self.service_segment(ic, i)
+                ic = None
+        last = len(tags) - 1
+        if msg is not None:
+            close_msg(last)
+        if group is not None:
+            close_group(last)
+        if ic is not None:
+            ic.report.issues.append(self.at(Code.MISSING_UNZ, f"Interchange {ic.report.control_ref} has no "
+                                            "UNZ trailer: the file may be truncated.", last))
+        if msg is None and last > prev_end and not outside_reported:
+            gap = [k for k in range(prev_end + 1, last + 1) if tags[k] != "UNS"]
+            if gap:
+                where = self.ics[-1].report.issues if self.ics else self.report.issues
+                where.append(self.at(Code.SEGMENT_OUTSIDE_MESSAGE, f"{len(gap)} segment(s) starting with "
+                                     f"{tags[gap[0]]} lie outside any UNH..UNT message.", gap[0]))
+        if not self.ics and not idxs:
+            self.report.issues.append(self.at(Code.MISSING_UNB, "No UNB interchange header was found.", 0))
+
+    def _missing_unb(self, i: int) -> _Ic:
+        ic = self._add_ic(i)
+        ic.report.issues.append(self.at(Code.MISSING_UNB, "The messages are not inside a UNB..UNZ "
+                                        "interchange.", i))
+        return ic
+
+    def unb(self, ic: _Ic, i: int) -> None:
+        vals = self.values(i)
+        r = ic.report
+        r.syntax_id, r.syntax_version = self.get(vals, 1, 1), self.get(vals, 1, 2)
+        r.sender, r.sender_qualifier = self.get(vals, 2, 1), self.get(vals, 2, 2)
+        r.recipient, r.recipient_qualifier = self.get(vals, 3, 1), self.get(vals, 3, 2)
+        r.control_ref = self.get(vals, 5)
+        r.ack_requested = self.get(vals, 9) == "1"
+        r.test = self.get(vals, 11) == "1"
+        ic.syntax_id, ic.syntax_version = r.syntax_id, r.syntax_version
+        if r.syntax_id not in ENCODINGS:
+            r.issues.append(self.at(Code.UNSUPPORTED_SYNTAX, f"Syntax identifier {r.syntax_id!r} is not "
+                                    f"supported; use one of {', '.join(sorted(ENCODINGS))}.", i,
+                                    element=1, component=1))
+        if r.syntax_version not in ("1", "2", "3", "4"):
+            r.issues.append(self.at(Code.UNSUPPORTED_SYNTAX, f"Syntax version {r.syntax_version!r} is not "
+                                    "supported; use 1 to 4.", i, element=1, component=2))
+        date, time = self.get(vals, 4, 1), self.get(vals, 4, 2)
+        if date is not None:
+            fmt = "%Y%m%d" if len(date) == 8 else "%y%m%d"
+            if not _valid_datetime(date, fmt) or (r.syntax_version == "4" and len(date) not in (6, 8)) or (
+                    r.syntax_version != "4" and len(date) != 6):
+                r.issues.append(self.at(Code.BAD_DATE, f"UNB date {date!r} is not a valid date (YYMMDD"
+                                        + (" or CCYYMMDD" if r.syntax_version == "4" else "") + ").", i,
+                                        element=4, component=1))
+        if time is not None and not _valid_datetime(time, "%H%M"):
+            r.issues.append(self.at(Code.BAD_DATE, f"UNB time {time!r} is not a valid time (HHMM).", i,
+                                    element=4, component=2))
+        if r.test:
+            r.issues.append(self.at(Code.TEST_INDICATOR, "The interchange is marked as a test (UNB "
+                                    "element 11 = 1).", i, element=11))
+        self.service_segment(ic, i)
+
+    def service_segment(self, ic: _Ic, i: int) -> None:
+        """Element checks of an envelope segment against the service directory of its syntax."""
+        svc = self.catalog.directory("SERVICE4" if ic.syntax_version == "4" else "SERVICE3")
+        if svc is None:
+            return
+        check = svc.segment_check(self.tags[i], self.sc.delimiters, self.sc.neutral, None)
+        if check is None or check.regex.fullmatch(self.sc.segments[i]):
+            return
+        for code, text, el, comp, rule in check.issues(self.sc.elements(i), self.sc.unescape):
+            ic.report.issues.append(self.at(code, text, i, element=el, component=comp, rule=rule))
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def message(self, ic: _Ic, m: _Msg) -> None:
+        r = m.report
+        if m.end < m.start:
+            m.end = m.start
+        name = _directory_name(r.type, r.version, r.release)
+        directory = self.catalog.directory(name, ic.syntax_version) if name else None
+        if directory is None or r.type not in directory.messages:
+            have = ", ".join(d for d in self.catalog.available_directories() if not d.startswith("SERVICE"))
+            ident = ":".join(x or "" for x in (r.type, r.version, r.release, r.agency))
+            why = (f"directory {name} is not available (the hub has {have})" if directory is None and name
+                   else f"message type {r.type} is not defined in directory {name}" if name
+                   else "the UNH message identifier is incomplete")
+            r.issues.append(self.at(Code.UNSUPPORTED_MESSAGE, f"Message {ident} is not supported: {why}. "
+                                    "The envelope was checked; the content was not.", m.start, msg=m,
+                                    element=2))
+            return
+        guide = self.catalog.guide(r.assoc, r.type, directory.name)
+        self.structure(directory, m, guide)
+        self.segments(directory, m, guide)
+
+    def structure(self, directory: Directory, m: _Msg, guide: Guide | None) -> None:
+        tags = self.tags[m.start:m.end + 1]
+        tagstr = "".join(tags)
+        assert m.report.type is not None
+        ok = len(tagstr) == 3 * len(tags) and directory.structure_regex(m.report.type).fullmatch(tagstr)
+        if not ok:
+            walk = StructureWalk(directory.messages[m.report.type], directory.segments)
+            for si in walk.walk(tags)[: self.opts.max_issues_per_message]:
+                m.report.issues.append(self.at(si.code, si.message, m.start + si.index, msg=m, tag=si.tag))
+        if guide is not None:
+            present = set(tags)
+            for tag in sorted(guide.not_used() & present):
+                for k, t in enumerate(tags):
+                    if t == tag:
+                        m.report.issues.append(self.at(
+                            Code.GUIDE_SEGMENT_NOT_USED, f"Segment {tag} is not used by guide {guide.id}.",
+                            m.start + k, msg=m, rule=f"{guide.id}-{tag}"))
+            for tag in sorted(guide.required() - present):
+                m.report.issues.append(self.at(
+                    Code.GUIDE_SEGMENT_REQUIRED, f"Guide {guide.id} requires segment {tag}, which the "
+                    "message lacks.", m.end, msg=m, tag=tag, rule=f"{guide.id}-{tag}"))
+
+    def segments(self, directory: Directory, m: _Msg, guide: Guide | None) -> None:
+        sc = self.sc
+        segs = sc.segments[m.start:m.end + 1]
+        checks = {}
+        bad: set[str] = set()
+        for s in set(segs):
+            tag = s[:3]
+            check = checks.get(tag)
+            if check is None:
+                check = checks[tag] = directory.segment_check(tag, sc.delimiters, sc.neutral, guide)
+            if check is not None and not check.regex.fullmatch(s):
+                bad.add(s)
+        if not bad:
+            return
+        budget = self.opts.max_issues_per_message
+        for k, s in enumerate(segs):
+            if s not in bad:
+                continue
+            i = m.start + k
+            check = checks[s[:3]]
+            if check is None:
+                continue
+            for code, text, el, comp, rule in check.issues(sc.elements(i), sc.unescape):
+                m.report.issues.append(self.at(code, text, i, msg=m, element=el, component=comp, rule=rule))
+                budget -= 1
+            if budget <= 0:
+                m.report.issues.append(self.at(Code.UNSUPPORTED_MESSAGE, "Too many problems in this message; "
+                                                "the rest were not listed.", i, msg=m,
+                                                severity=Severity.WARNING))
+                return
+
+    # --- characters ----------------------------------------------------------------------------
+
+    def _owner(self, char_offset: int) -> tuple[int, _Ic | None, _Msg | None]:
+        """The segment index, interchange and message holding a character offset."""
+        idx = max(bisect_right(self.sc.starts, char_offset) - 1, 0)
+        owner_ic = None
+        for ic in self.ics:
+            if ic.start <= idx:
+                owner_ic = ic
+        owner_msg = None
+        if owner_ic is not None:
+            for m in owner_ic.messages:
+                if m.start <= idx <= m.end:
+                    owner_msg = m
+        return idx, owner_ic, owner_msg
+
+    def _element_position(self, idx: int, char_offset: int) -> tuple[int | None, int | None]:
+        d = self.sc.delimiters
+        prefix = self.sc.text[self.sc.starts[idx]:char_offset]
+        el = prefix.count(d.element)
+        if el == 0:
+            return None, None
+        last = prefix.rsplit(d.element, 1)[1]
+        return el, last.count(d.component) + 1
+
+    def _file_issue(self, issue: Issue, ic: _Ic | None, m: _Msg | None) -> None:
+        if m is not None:
+            m.report.issues.append(issue)
+        elif ic is not None:
+            ic.report.issues.append(issue)
+        else:
+            self.report.issues.append(issue)
+
+    def characters(self) -> None:
+        sc = self.sc
+        syntax_id = next((ic.syntax_id for ic in self.ics if ic.syntax_id), None)
+        allowed_extra = re.escape(sc.delimiters.service_chars() + _SEPARATOR_CHARS
+                                  + sc.neutral.release_pair + sc.neutral.segment + sc.neutral.element
+                                  + sc.neutral.component + sc.neutral.repetition)
+        if syntax_id == "UNOA":
+            pattern = f"[^{_UNOA}{allowed_extra}]"
+        elif syntax_id == "UNOB":
+            pattern = f"[^{_UNOB}{allowed_extra}]"
+        elif syntax_id in ENCODINGS:
+            # Other repertoires: everything the encoding decodes, except control characters.
+            pattern = f"[\\x00-\\x1f\\x7f\\udc80-\\udcff](?<![{allowed_extra}\\t])"
+        else:
+            return
+        hits: dict[tuple[int, str], list[str]] = {}
+        first_at: dict[tuple[int, str], int] = {}
+        start = sc.starts[0] if sc.starts else 0
+        for mt in re.compile(pattern).finditer(sc.text, start):
+            ch = mt.group()
+            kind = "undecodable" if "\udc80" <= ch <= "\udcff" else "lower" if ch.islower() else "invalid"
+            idx = max(bisect_right(sc.starts, mt.start()) - 1, 0)
+            key = (idx, kind)
+            if key not in hits:
+                hits[key] = []
+                first_at[key] = mt.start()
+            hits[key].append(ch)
+        for (idx, kind), chars in hits.items():
+            at = first_at[(idx, kind)]
+            _, ic, m = self._owner(at)
+            el, comp = self._element_position(idx, at)
+            shown = "".join(sorted(set(chars)))
+            if kind == "lower":
+                issue = self.at(Code.INVALID_CHARACTER, f"Lower-case letters {shown!r} are not allowed under "
+                                f"{syntax_id}; use upper case or declare UNOB or UNOC in UNB.", idx, msg=m,
+                                element=el, component=comp, severity=self.opts.lowercase_under_unoa,
+                                char_offset=at)
+            elif kind == "undecodable":
+                issue = self.at(Code.UNDECODABLE_BYTES, f"{len(chars)} byte(s) cannot be decoded as "
+                                f"{sc.encoding}, the encoding of {syntax_id}.", idx, msg=m, element=el,
+                                component=comp, char_offset=at)
+            else:
+                printable = ", ".join(repr(c) for c in sorted(set(chars)))
+                issue = self.at(Code.INVALID_CHARACTER, f"Character(s) {printable} are not allowed under "
+                                f"{syntax_id}.", idx, msg=m, element=el, component=comp, char_offset=at)
+            self._file_issue(issue, ic, m)
+
+    def trailing_separators(self) -> None:
+        sc = self.sc
+        d = sc.delimiters
+        e, c, t = re.escape(d.element), re.escape(d.component), re.escape(d.segment)
+        start = sc.starts[0] if sc.starts else 0
+        for mt in re.compile(f"{c}+(?={e}|{t})|{e}+(?={t})").finditer(sc.text, start):
+            at = mt.start()
+            idx, ic, m = self._owner(at)
+            el, comp = self._element_position(idx, at)
+            self._file_issue(self.at(Code.TRAILING_SEPARATOR, "Empty trailing data elements or components "
+                                     "should be left out together with their separators.", idx, msg=m,
+                                     element=el, component=comp, char_offset=at), ic, m)
+
+
+def _valid_datetime(value: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return value.isdigit()
+
+
+def _directory_name(mtype: str | None, version: str | None, release: str | None) -> str | None:
+    if not mtype or not version or not release:
+        return None
+    if mtype == "CONTRL":
+        return "SERVICE4" if version == "4" else "SERVICE3" if (version, release) == ("D", "3") else None
+    if version == "D":
+        return "D" + release.upper()
+    return None
