@@ -323,18 +323,17 @@ class _Validator:
             r.issues.append(self.at(Code.UNSUPPORTED_SYNTAX, f"Syntax identifier {r.syntax_id!r} is not "
                                     f"supported; use one of {', '.join(sorted(ENCODINGS))}.", i,
                                     element=1, component=1))
-        if r.syntax_version not in ("1", "2", "3", "4"):
+        if r.syntax_version is not None and r.syntax_version not in ("1", "2", "3", "4"):
             r.issues.append(self.at(Code.UNSUPPORTED_SYNTAX, f"Syntax version {r.syntax_version!r} is not "
                                     "supported; use 1 to 4.", i, element=1, component=2))
         date, time = self.get(vals, 4, 1), self.get(vals, 4, 2)
-        if date is not None:
-            fmt = "%Y%m%d" if len(date) == 8 else "%y%m%d"
-            if not _valid_datetime(date, fmt) or (r.syntax_version == "4" and len(date) not in (6, 8)) or (
-                    r.syntax_version != "4" and len(date) != 6):
-                r.issues.append(self.at(Code.BAD_DATE, f"UNB date {date!r} is not a valid date (YYMMDD"
-                                        + (" or CCYYMMDD" if r.syntax_version == "4" else "") + ").", i,
+        # The length and digits of the date are the service directory's business (n6, or n8 in
+        # version 4); here only a well-formed value that is no calendar date is reported.
+        if date is not None and date.isdigit() and len(date) in (6, 8):
+            if not _valid_datetime(date, "%Y%m%d" if len(date) == 8 else "%y%m%d"):
+                r.issues.append(self.at(Code.BAD_DATE, f"UNB date {date!r} is not a calendar date.", i,
                                         element=4, component=1))
-        if time is not None and not _valid_datetime(time, "%H%M"):
+        if time is not None and time.isdigit() and len(time) == 4 and not _valid_datetime(time, "%H%M"):
             r.issues.append(self.at(Code.BAD_DATE, f"UNB time {time!r} is not a valid time (HHMM).", i,
                                     element=4, component=2))
         if r.test:
