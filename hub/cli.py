@@ -91,8 +91,8 @@ def cmd_contrl(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     report = validate(data)
     now = datetime.now(UTC)
-    out = build_contrl(report, our_id=args.our_id, control_ref=args.control_ref or now.strftime("%y%m%d%H%M%S"),
-                       now=now)
+    ref = args.control_ref or now.strftime("%y%m%d%H%M%S")
+    out = build_contrl(report, our_id=args.our_id, control_ref=ref, now=now)
     if out is None:
         print("hub: no CONTRL is sent in answer to a CONTRL (or to input with no interchange)",
               file=sys.stderr)

@@ -163,7 +163,7 @@ class Directory:
         hit = self._compiled.get(key)
         if hit is None:
             hit = self._compiled[key] = re.compile(_table_regex(self.messages[message].items))
-        return hit  # type: ignore[no-any-return]
+        return hit
 
 
 # --- value patterns ---------------------------------------------------------------------------------
@@ -591,7 +591,7 @@ class StructureWalk:
         return issues
 
     def _misplaced(self, stack: list[list[Any]], at: int, tag: str) -> StructureIssue:
-        for group, idx, reps, _ in reversed(stack):
+        for group, idx, _, _ in reversed(stack):
             cur = group.items[idx] if idx >= 0 else None
             if isinstance(cur, SegmentRef) and cur.tag == tag:
                 return StructureIssue(at, Code.TOO_MANY_SEGMENT_REPETITIONS,

@@ -62,7 +62,8 @@ class Guide:
             body = body or {}
             usage = body.get("usage")
             if usage not in (None, "required", "not-used"):
-                raise GuideError(f"{gid}: segment {tag}: usage must be 'required' or 'not-used', not {usage!r}")
+                raise GuideError(f"{gid}: segment {tag}: usage must be 'required' or 'not-used', "
+                                 f"not {usage!r}")
             rules = []
             for path, r in (body.get("elements") or {}).items():
                 r = r or {}

@@ -170,7 +170,7 @@ def _parse_una(text: str, at: int) -> tuple[Delimiters | None, Issue | None]:
     if len(chars) < 6:
         return None, Issue(Code.BAD_UNA, "The UNA service string advice is cut short: it needs six "
                            "characters after 'UNA'.", offset=at)
-    comp, elem, dec, rel, rep, seg = chars
+    comp, elem, dec, rel, rep, seg = tuple(chars)
     problems = []
     seps = [comp, elem, seg] + ([rel] if rel != " " else []) + ([rep] if rep != " " else [])
     if len(set(seps)) != len(seps):

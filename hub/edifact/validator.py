@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from hub.edifact.directory import Directory, StructureWalk
+from hub.edifact.directory import Directory, SegmentCheck, StructureWalk
 from hub.edifact.guides import Guide
 from hub.edifact.tokenizer import ENCODINGS, Scan, scan
 from hub.report import Code, InterchangeReport, Issue, MessageReport, Report, Severity
@@ -103,7 +103,8 @@ class _Validator:
 
     def at(self, code: Code, message: str, index: int | None, *, msg: _Msg | None = None,
            element: int | None = None, component: int | None = None, tag: str | None = None,
-           severity: Severity | None = None, rule: str | None = None, char_offset: int | None = None) -> Issue:
+           severity: Severity | None = None, rule: str | None = None,
+           char_offset: int | None = None) -> Issue:
         """An issue about segment `index` of the scan (or the scan as a whole when None)."""
         offset = line = None
         if char_offset is None and index is not None and index < len(self.sc.starts):
@@ -173,7 +174,7 @@ class _Validator:
                                                 "trailer.", at))
             group = None
 
-        for n, i in enumerate(idxs):
+        for i in idxs:
             tag = tags[i]
             # data segments between envelope segments that belong to no message
             if msg is None and i > prev_end + 1 and not outside_reported:
@@ -399,7 +400,7 @@ class _Validator:
     def segments(self, directory: Directory, m: _Msg, guide: Guide | None) -> None:
         sc = self.sc
         segs = sc.segments[m.start:m.end + 1]
-        checks = {}
+        checks: dict[str, SegmentCheck | None] = {}
         bad: set[str] = set()
         for s in set(segs):
             tag = s[:3]
