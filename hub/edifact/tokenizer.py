@@ -22,6 +22,7 @@ This module does no I/O and raises nothing on bad input: problems become `Issue`
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -104,7 +105,8 @@ class Scan:
     starts: list[int]
     una_offset: int | None = None  # character offset of the UNA in text, if any
     issues: list[Issue] = field(default_factory=list)
-    _unescape_table: dict[str, str] | None = None
+    _byte_starts: list[int] | None = None
+    _char_marks: list[int] = field(default_factory=list)
 
     @property
     def single_byte(self) -> bool:
@@ -113,8 +115,18 @@ class Scan:
     def byte_offset(self, char_offset: int) -> int:
         if self.single_byte:
             return self.byte_base + char_offset
-        prefix = self.text[:char_offset]
-        return self.byte_base + len(prefix.encode("utf-8", "surrogateescape"))
+        if self._byte_starts is None:
+            # One pass over the text gives each segment start's byte offset; later lookups then encode
+            # at most one segment.
+            marks = [0, *self.starts]
+            pairs = zip(marks, marks[1:], strict=False)
+            sizes = (len(self.text[a:b].encode("utf-8", "surrogateescape")) for a, b in pairs)
+            self._char_marks = marks
+            self._byte_starts = list(accumulate(sizes, initial=0))
+        k = bisect_right(self._char_marks, char_offset) - 1
+        mark = self._char_marks[k]
+        rest = len(self.text[mark:char_offset].encode("utf-8", "surrogateescape"))
+        return self.byte_base + self._byte_starts[k] + rest
 
     def line(self, char_offset: int) -> int:
         return self.text.count("\n", 0, char_offset) + 1

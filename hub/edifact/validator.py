@@ -93,6 +93,9 @@ class _Validator:
         self.tags = [s[:3] for s in sc.segments]
         self._newlines: list[int] | None = None
         self.ics: list[_Ic] = []
+        self._ic_starts: list[int] | None = None
+        self._msgs: list[_Msg] = []
+        self._msg_starts: list[int] = []
 
     # --- positions -----------------------------------------------------------------------------
 
@@ -433,15 +436,14 @@ class _Validator:
     def _owner(self, char_offset: int) -> tuple[int, _Ic | None, _Msg | None]:
         """The segment index, interchange and message holding a character offset."""
         idx = max(bisect_right(self.sc.starts, char_offset) - 1, 0)
-        owner_ic = None
-        for ic in self.ics:
-            if ic.start <= idx:
-                owner_ic = ic
-        owner_msg = None
-        if owner_ic is not None:
-            for m in owner_ic.messages:
-                if m.start <= idx <= m.end:
-                    owner_msg = m
+        if self._ic_starts is None:
+            self._ic_starts = [ic.start for ic in self.ics]
+            self._msgs = [m for ic in self.ics for m in ic.messages]
+            self._msg_starts = [m.start for m in self._msgs]
+        k = bisect_right(self._ic_starts, idx) - 1
+        owner_ic = self.ics[k] if k >= 0 else None
+        j = bisect_right(self._msg_starts, idx) - 1
+        owner_msg = self._msgs[j] if j >= 0 and self._msgs[j].start <= idx <= self._msgs[j].end else None
         return idx, owner_ic, owner_msg
 
     def _element_position(self, idx: int, char_offset: int) -> tuple[int | None, int | None]:
