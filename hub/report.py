@@ -126,6 +126,10 @@ class Code(enum.Enum):
     TOO_SHORT = _c("too-short", 40, _D, "The value is shorter than its format requires.")
     # code lists
     INVALID_CODE = _c("invalid-code", 12, _K, "The value is not in the element's code list.")
+    TOO_MANY_ISSUES = _c("too-many-issues", None, _T,
+                         "So many problems were found that the rest were not listed.", Severity.WARNING)
+    LINE_BREAK_IN_SEGMENT = _c("line-break-in-segment", 21, _S,
+                               "A line break appears inside a segment, where it is not a valid character.")
     # implementation guides
     GUIDE_SEGMENT_NOT_USED = _c("guide-segment-not-used", 15, _G,
                                 "The implementation guide does not use this segment.")

@@ -150,12 +150,13 @@ class Directory:
             self.message_names,
         )
 
-    def segment_check(self, tag: str, delims: Delimiters, neutral: Neutral,
-                      guide: Guide | None) -> SegmentCheck | None:
-        key = ("seg", tag, delims, neutral, guide.id if guide else None)
+    def segment_check(self, tag: str, delims: Delimiters, neutral: Neutral, guide: Guide | None,
+                      decimal_marks: str = ".,") -> SegmentCheck | None:
+        key = ("seg", tag, delims, neutral, guide.id if guide else None, decimal_marks)
         hit = self._compiled.get(key)
         if hit is None and tag in self.segments:
-            hit = self._compiled[key] = SegmentCheck(self.segments[tag], delims, neutral, guide)
+            hit = self._compiled[key] = SegmentCheck(self.segments[tag], delims, neutral, guide,
+                                                     decimal_marks)
         return hit
 
     def structure_regex(self, message: str) -> re.Pattern[str]:
@@ -194,10 +195,35 @@ def _trie_regex(words: Iterable[str]) -> str:
     return "(?:" + emit(trie) + ")" if "" not in trie else "(?:" + emit(trie) + ")?"
 
 
+def governing_agencies(c: CompositeDef) -> dict[int, int]:
+    """For each coded component, the index of the code list agency (3055) that governs it: the first
+    3055 after it with only code list qualifiers (1131) in between, as in `code:1131:3055`."""
+    out: dict[int, int] = {}
+    comps = c.components
+    for k, (e, _) in enumerate(comps):
+        if e.codes is None or e.id in (AGENCY, "1131"):
+            continue
+        j = k + 1
+        while j < len(comps) and comps[j][0].id == "1131":
+            j += 1
+        if j < len(comps) and comps[j][0].id == AGENCY:
+            out[k] = j
+    return out
+
+
+def _simply_governed(c: CompositeDef) -> bool:
+    """One agency, governing every coded component: the layout the fast regex handles."""
+    agencies = [k for k, (e, _) in enumerate(c.components) if e.id == AGENCY]
+    coded = [k for k, (e, _) in enumerate(c.components) if e.codes is not None and e.id != AGENCY]
+    gov = governing_agencies(c)
+    return len(agencies) == 1 and all(gov.get(k) == agencies[0] for k in coded)
+
+
 class _Syntax:
     """Regex pieces for one delimiter set."""
 
-    def __init__(self, d: Delimiters, n: Neutral) -> None:
+    def __init__(self, d: Delimiters, n: Neutral, decimal_marks: str) -> None:
+        self.dec = "[" + re.escape(decimal_marks) + "]"
         seps = d.element + d.component + (d.repetition or "") + (d.release or "") + n.release_pair
         self.d = d
         self.n = n
@@ -234,7 +260,8 @@ class _Syntax:
             return _trie_regex(sorted(codes - exclude_codes))
         lo, hi = max(e.min, 1), e.max
         if e.type == "n":
-            return (f"-?(?=(?:[.,]?[0-9]){{{lo},{hi}}}(?![.,]?[0-9]))[0-9]+(?:[.,][0-9]+)?")
+            dec = self.dec
+            return (f"-?(?=(?:{dec}?[0-9]){{{lo},{hi}}}(?!{dec}?[0-9]))[0-9]+(?:{dec}[0-9]+)?")
         if e.type == "a":
             return f"{self.alpha}{{{lo},{hi}}}"
         return f"{self.char}{{{lo},{hi}}}"
@@ -262,14 +289,16 @@ def _chain(parts: Sequence[tuple[str, bool]], sep: str) -> str:
 class SegmentCheck:
     """Everything compiled for one segment tag: its fast regex and its precise walk."""
 
-    def __init__(self, sdef: SegmentDef, d: Delimiters, n: Neutral, guide: Guide | None) -> None:
+    def __init__(self, sdef: SegmentDef, d: Delimiters, n: Neutral, guide: Guide | None,
+                 decimal_marks: str = ".,") -> None:
         self.sdef = sdef
         self.d = d
         self.n = n
+        self.decimal_marks = decimal_marks
         self.guide = guide
         self.rules: dict[tuple[int, int | None], ElementRule] = (
             guide.element_rules(sdef) if guide is not None else {})
-        syn = _Syntax(d, n)
+        syn = _Syntax(d, n, decimal_marks)
         parts: list[tuple[str, bool]] = []
         for pos, (defn, mandatory, repeats) in enumerate(sdef.elements, 1):
             mand = mandatory or self._rule_usage(pos, None) == "required"
@@ -331,6 +360,9 @@ class SegmentCheck:
 
         # Not all components empty: a present composite carries at least one value.
         not_empty = f"(?!{syn.comp}*(?:{syn.elem}|{syn.rep or syn.elem}|$))"
+        if coded and agency_at is not None and not _simply_governed(c):
+            # Several agencies, or codes no agency governs: rare layouts, left to the precise walk.
+            return not_empty + "(?!)"
         if agency_at is not None and coded:
             return not_empty + f"(?:{build('un')}|{build('other')})"
         return not_empty + build("plain")
@@ -393,9 +425,7 @@ class SegmentCheck:
             out.append((Code.TOO_MANY_COMPONENTS, f"{tag} element {pos} ({c.describe()}) has {len(comps)} "
                         f"components; the directory defines {len(c.components)}.", pos,
                         len(c.components) + 1, None))
-        agency_at = next((k for k, (e, _) in enumerate(c.components) if e.id == AGENCY), None)
-        agency = comps[agency_at] if agency_at is not None and agency_at < len(comps) else ""
-        un_list = agency in ("", UN_AGENCY)
+        governing = governing_agencies(c)
         for k, (e, mandatory) in enumerate(c.components):
             cpos = k + 1
             v = comps[k] if k < len(comps) else ""
@@ -413,7 +443,9 @@ class SegmentCheck:
                 out.append((Code.GUIDE_ELEMENT_NOT_USED, f"{tag} element {pos}.{cpos} ({e.describe()}) is "
                             f"not used by guide {self.guide_id}; leave it empty.", pos, cpos, rule.id))
                 continue
-            out.extend(self._value(e, v, pos, cpos, un_list or k == agency_at, unescape))
+            j = governing.get(k)
+            agency = comps[j] if j is not None and j < len(comps) else ""
+            out.extend(self._value(e, v, pos, cpos, agency in ("", UN_AGENCY), unescape))
         return out
 
     def _value(self, e: ElementDef, raw: str, pos: int, cpos: int | None, use_codes: bool,
@@ -447,28 +479,27 @@ class SegmentCheck:
                          f"{self.guide_id}; use one of {allowed}.", pos, cpos, rule_id)]
             return [(Code.INVALID_CODE, f"{where}: {value!r} is not a code of UN code list {e.id}.",
                      pos, cpos, None)]
-        return _format_issues(e, value, where, pos, cpos)
+        return _format_issues(e, value, where, pos, cpos, self.decimal_marks)
 
 
-_NUMERIC = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
-
-
-def _format_issues(e: ElementDef, value: str, where: str, pos: int,
-                   cpos: int | None) -> list[tuple[Code, str, int | None, int | None, str | None]]:
+def _format_issues(e: ElementDef, value: str, where: str, pos: int, cpos: int | None,
+                   decimal_marks: str = ".,") -> list[tuple[Code, str, int | None, int | None, str | None]]:
     out: list[tuple[Code, str, int | None, int | None, str | None]] = []
     length = len(value)
     if e.type == "n":
         digits = sum(ch.isdigit() for ch in value)
         length = digits
-        if not _NUMERIC.fullmatch(value):
+        dec = "[" + re.escape(decimal_marks) + "]"
+        if not re.fullmatch(f"-?[0-9]+(?:{dec}[0-9]+)?", value):
             body = value.lstrip("-")
             if body[:1] in (".", ",") and body[1:].isdigit():
                 out.append((Code.MISSING_DIGIT_BEFORE_DECIMAL, f"{where}: {value!r} needs a digit before "
                             f"the decimal mark (write 0{body}).", pos, cpos, None))
             elif all(ch.isdigit() or ch in ".,-" for ch in value):
+                mark = " or ".join(repr(m) for m in decimal_marks)
                 out.append((Code.INVALID_DECIMAL, f"{where}: {value!r} is not a valid decimal number "
-                            "(one optional leading minus, one decimal mark with digits on both sides).",
-                            pos, cpos, None))
+                            f"(one optional leading minus, one decimal mark {mark} with digits on both "
+                            "sides; the mark is the one the UNA declares).", pos, cpos, None))
             else:
                 bad = "".join(sorted({ch for ch in value if not (ch.isdigit() or ch in ".,-")}))
                 out.append((Code.INVALID_CHARACTER_TYPE, f"{where}: {value!r} must be numeric ({e.repr}) "
@@ -527,7 +558,11 @@ class StructureWalk:
         self.table = table
         self.known = frozenset(known_tags)
 
-    def walk(self, tags: Sequence[str]) -> list[StructureIssue]:
+    def walk(self, tags: Sequence[str],
+             placements: list[tuple[tuple[int, int], ...] | None] | None = None) -> list[StructureIssue]:
+        """The issues of a message's tag sequence. With `placements`, also records for each segment
+        the group instances that hold it: ((group number, repetition), ...) from the outermost group
+        in, or None for a segment that fits nowhere."""
         issues: list[StructureIssue] = []
         # Each frame: [group, index of current item, repetitions of current item, group repetitions]
         stack: list[list[Any]] = [[self.table, -1, 0, 1]]
@@ -585,6 +620,8 @@ class StructureWalk:
                         level -= 1
             if not placed:
                 issues.append(self._misplaced(stack, at, tag))
+            if placements is not None:
+                placements.append(tuple((f[0].number, f[3]) for f in stack[1:]) if placed else None)
         end = len(tags)
         for frame in reversed(stack):
             close_frame(frame, end - 1 if end else 0)

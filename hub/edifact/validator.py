@@ -55,6 +55,8 @@ class _Msg:
     report: MessageReport
     start: int  # index of UNH in scan.segments
     end: int = -1  # index of UNT (or last segment if UNT is missing)
+    directory: str | None = None
+    guide: str | None = None
 
 
 @dataclass
@@ -68,20 +70,44 @@ class _Ic:
     bare_messages: int = 0
 
 
+@dataclass
+class LocatedMessage:
+    """A message of the input with where it lies, for the stages after validation (mapping)."""
+
+    scan: Scan
+    start: int  # index of UNH in scan.segments
+    end: int  # index of UNT (or of the last segment when UNT is missing)
+    report: MessageReport
+    interchange: InterchangeReport
+    directory: str | None  # the directory it was validated against, None if unsupported
+    guide: str | None
+
+
 def validate(data: bytes, catalog: CatalogLike, options: Options | None = None) -> Report:
+    return validate_located(data, catalog, options)[0]
+
+
+def validate_located(data: bytes, catalog: CatalogLike,
+                     options: Options | None = None) -> tuple[Report, list[LocatedMessage]]:
+    """The report, and each message located in the tokenized input (one tokenization for both)."""
     opts = options or Options()
     report = Report()
+    located: list[LocatedMessage] = []
     head = data[:16].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not data.strip():
         report.issues.append(Issue(Code.EMPTY_INPUT, "The file is empty: there is nothing to validate."))
-        return report
+        return report, located
     if not head.startswith((b"UNA", b"UNB", b"UNH")):
         report.issues.append(Issue(Code.NOT_EDIFACT, f"This is not an EDIFACT interchange: it starts with "
                                    f"{data[:20]!r} instead of UNA or UNB.", offset=0, line=1))
-        return report
+        return report, located
     for sc in scan(data):
-        _Validator(sc, catalog, opts, report).run()
-    return report
+        v = _Validator(sc, catalog, opts, report)
+        v.run()
+        for ic in v.ics:
+            for m in ic.messages:
+                located.append(LocatedMessage(sc, m.start, m.end, m.report, ic.report, m.directory, m.guide))
+    return report, located
 
 
 class _Validator:
@@ -130,6 +156,7 @@ class _Validator:
             for m in ic.messages:
                 self.message(ic, m)
         self.characters()
+        self.line_breaks()
         self.trailing_separators()
 
     def _add_ic(self, start: int) -> _Ic:
@@ -220,6 +247,10 @@ class _Validator:
                                    offset=sc.byte_offset(sc.starts[i]),
                                    group_ref=group[1] if group else None)
                 msg = _Msg(mr, i)
+                if mr.ref is not None and any(o.report.ref == mr.ref for o in ic.messages):
+                    mr.issues.append(self.at(Code.DUPLICATE_REFERENCE, f"Message reference {mr.ref!r} is "
+                                             "already used by another message of this interchange; each "
+                                             "message needs its own.", i, msg=msg, element=1))
                 ic.messages.append(msg)
                 ic.report.messages.append(mr)
                 if group is not None:
@@ -345,16 +376,23 @@ class _Validator:
                                     "element 11 = 1).", i, element=11))
         self.service_segment(ic, i)
 
-    def service_segment(self, ic: _Ic, i: int) -> None:
+    def decimal_marks(self, ic: _Ic) -> str:
+        """Syntax versions 1 to 3 take the decimal mark the UNA declares (or its default); version 4
+        accepts a comma or a full stop."""
+        return ".," if ic.syntax_version == "4" else self.sc.delimiters.decimal
+
+    def service_segment(self, ic: _Ic, i: int, msg: _Msg | None = None) -> None:
         """Element checks of an envelope segment against the service directory of its syntax."""
         svc = self.catalog.directory("SERVICE4" if ic.syntax_version == "4" else "SERVICE3")
         if svc is None:
             return
-        check = svc.segment_check(self.tags[i], self.sc.delimiters, self.sc.neutral, None)
+        check = svc.segment_check(self.tags[i], self.sc.delimiters, self.sc.neutral, None,
+                                  self.decimal_marks(ic))
         if check is None or check.regex.fullmatch(self.sc.segments[i]):
             return
+        target = msg.report.issues if msg is not None else ic.report.issues
         for code, text, el, comp, rule in check.issues(self.sc.elements(i), self.sc.unescape):
-            ic.report.issues.append(self.at(code, text, i, element=el, component=comp, rule=rule))
+            target.append(self.at(code, text, i, msg=msg, element=el, component=comp, rule=rule))
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -369,14 +407,20 @@ class _Validator:
             ident = ":".join(x or "" for x in (r.type, r.version, r.release, r.agency))
             why = (f"directory {name} is not available (the hub has {have})" if directory is None and name
                    else f"message type {r.type} is not defined in directory {name}" if name
-                   else "the UNH message identifier is incomplete")
+                   else "the UNH message identifier is incomplete" if not (r.type and r.version and r.release)
+                   else f"version {r.version} release {r.release} is not a UN/EDIFACT directory the hub has "
+                        f"({have})")
             r.issues.append(self.at(Code.UNSUPPORTED_MESSAGE, f"Message {ident} is not supported: {why}. "
                                     "The envelope was checked; the content was not.", m.start, msg=m,
                                     element=2))
+            self.service_segment(ic, m.start, m)
+            if m.end > m.start and self.tags[m.end] == "UNT":
+                self.service_segment(ic, m.end, m)
             return
         guide = self.catalog.guide(r.assoc, r.type, directory.name)
+        m.directory, m.guide = directory.name, guide.id if guide else None
         self.structure(directory, m, guide)
-        self.segments(directory, m, guide)
+        self.segments(directory, m, guide, self.decimal_marks(ic))
 
     def structure(self, directory: Directory, m: _Msg, guide: Guide | None) -> None:
         tags = self.tags[m.start:m.end + 1]
@@ -400,7 +444,7 @@ class _Validator:
                     Code.GUIDE_SEGMENT_REQUIRED, f"Guide {guide.id} requires segment {tag}, which the "
                     "message lacks.", m.end, msg=m, tag=tag, rule=f"{guide.id}-{tag}"))
 
-    def segments(self, directory: Directory, m: _Msg, guide: Guide | None) -> None:
+    def segments(self, directory: Directory, m: _Msg, guide: Guide | None, decimal_marks: str) -> None:
         sc = self.sc
         segs = sc.segments[m.start:m.end + 1]
         checks: dict[str, SegmentCheck | None] = {}
@@ -409,7 +453,8 @@ class _Validator:
             tag = s[:3]
             check = checks.get(tag)
             if check is None:
-                check = checks[tag] = directory.segment_check(tag, sc.delimiters, sc.neutral, guide)
+                check = checks[tag] = directory.segment_check(tag, sc.delimiters, sc.neutral, guide,
+                                                              decimal_marks)
             if check is not None and not check.regex.fullmatch(s):
                 bad.add(s)
         if not bad:
@@ -426,9 +471,8 @@ class _Validator:
                 m.report.issues.append(self.at(code, text, i, msg=m, element=el, component=comp, rule=rule))
                 budget -= 1
             if budget <= 0:
-                m.report.issues.append(self.at(Code.UNSUPPORTED_MESSAGE, "Too many problems in this message; "
-                                                "the rest were not listed.", i, msg=m,
-                                                severity=Severity.WARNING))
+                m.report.issues.append(self.at(Code.TOO_MANY_ISSUES, "Too many problems in this message; "
+                                                "the rest were not listed.", i, msg=m))
                 return
 
     # --- characters ----------------------------------------------------------------------------
@@ -483,7 +527,8 @@ class _Validator:
         start = sc.starts[0] if sc.starts else 0
         for mt in re.compile(pattern).finditer(sc.text, start):
             ch = mt.group()
-            kind = "undecodable" if "\udc80" <= ch <= "\udcff" else "lower" if ch.islower() else "invalid"
+            kind = ("undecodable" if "\udc80" <= ch <= "\udcff"
+                    else "lower" if ch.islower() and ch.isascii() else "invalid")
             idx = max(bisect_right(sc.starts, mt.start()) - 1, 0)
             key = (idx, kind)
             if key not in hits:
@@ -509,6 +554,22 @@ class _Validator:
                 issue = self.at(Code.INVALID_CHARACTER, f"Character(s) {printable} are not allowed under "
                                 f"{syntax_id}.", idx, msg=m, element=el, component=comp, char_offset=at)
             self._file_issue(issue, ic, m)
+
+    def line_breaks(self) -> None:
+        """Line breaks are allowed between segments only."""
+        sc = self.sc
+        term = re.escape(sc.delimiters.segment)
+        start = sc.starts[0] if sc.starts else 0
+        seen: set[int] = set()
+        for mt in re.compile(rf"(?<![{term}\r\n])[\r\n]+(?![\r\n]*\Z)").finditer(sc.text, start):
+            idx, ic, m = self._owner(mt.start())
+            if idx in seen:
+                continue
+            seen.add(idx)
+            el, comp = self._element_position(idx, mt.start())
+            self._file_issue(self.at(Code.LINE_BREAK_IN_SEGMENT, "A line break inside this segment is not "
+                                     "allowed; put line breaks only after segment terminators.", idx, msg=m,
+                                     element=el, component=comp, char_offset=mt.start()), ic, m)
 
     def trailing_separators(self) -> None:
         sc = self.sc
