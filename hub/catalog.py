@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import yaml
 
 from hub.edifact.directory import Directory
 from hub.edifact.guides import Guide, GuideError
+from hub.mapping.registry import MappingRegistry
 
 
 def default_schemas_dir() -> Path:
@@ -26,11 +28,20 @@ def default_schemas_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
 
 
+def default_mappings_dir() -> Path:
+    env = os.environ.get("HUB_MAPPINGS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "mappings"
+
+
 class Catalog:
     """Directories by name (D95B, SERVICE3...) and guides by association code."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, mappings_root: Path | None = None) -> None:
         self.root = root or default_schemas_dir()
+        self.mappings_root = mappings_root or default_mappings_dir()
+        self._mappings: MappingRegistry | None = None
         self._dirs: dict[tuple[str, str], Directory | None] = {}
         self._guides: dict[str, Guide] | None = None
         self._lock = threading.Lock()
@@ -39,6 +50,8 @@ class Catalog:
     def directory(self, name: str, syntax_version: str | None = None) -> Directory | None:
         """A message directory merged with the service segments (UNH, UNT, UNS...) of the syntax
         version, or a service directory itself (SERVICE3, SERVICE4); None if not shipped."""
+        if not re.fullmatch(r"D[0-9]{2}[A-Z]|SERVICE[34]", name):
+            return None  # not a directory name: never a file name, never cached
         service = "SERVICE4" if syntax_version == "4" else "SERVICE3"
         key = (name, "" if name.startswith("SERVICE") else service)
         with self._lock:
@@ -78,6 +91,24 @@ class Catalog:
         if g is None or g.message != message or g.directory != directory:
             return None
         return g
+
+    def mappings(self, reload: bool = False) -> MappingRegistry:
+        """The mapping specs in service (`mappings/*.yaml`, or `HUB_MAPPINGS`). On reload, a spec
+        that no longer compiles keeps its last working version; its problems are in `.problems`."""
+        with self._lock:
+            if self._mappings is not None and not reload:
+                return self._mappings
+        raw: dict[str, object] = {}
+        for path in sorted(self.mappings_root.glob("*.yaml")):
+            try:
+                raw[path.name] = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as e:
+                raw[path.name] = f"cannot read: {e}"
+        base = self._mappings or MappingRegistry()
+        registry = base.update(raw, lambda name: self.directory(name))
+        with self._lock:
+            self._mappings = registry
+        return registry
 
     def available_directories(self) -> list[str]:
         return sorted(p.name.removesuffix(".json.gz") for p in (self.root / "edifact").glob("*.json.gz"))

@@ -146,6 +146,8 @@ class Code(enum.Enum):
     XML_FORBIDDEN_CONSTRUCT = _c("xml-forbidden-construct", None, _X,
                                  "The XML uses a DTD or entity, which the hub refuses.")
     XML_SCHEMA_INVALID = _c("xml-schema-invalid", None, _X, "The XML does not conform to its schema.")
+    XML_LIMIT_EXCEEDED = _c("xml-limit-exceeded", None, _X,
+                            "The XML document exceeds a size, node-count or depth limit of the hub.")
     XML_UNKNOWN_DOCUMENT = _c("xml-unknown-document", None, _X, "No schema is known for this XML document.")
 
     @property
@@ -162,7 +164,9 @@ class Issue:
     """One problem found in the input, with its position.
 
     `segment` counts segments of a message as CONTRL does (UNH = 1) and is None outside a message;
-    `element` and `component` are 1-based; `offset` is the byte offset of the segment's first byte.
+    `element` and `component` are 1-based (component None in a simple element); `offset` is the byte
+    offset of the segment's first byte, or, for character-level issues (an invalid character, a line
+    break, a trailing separator), of the offending character itself.
     """
 
     code: Code

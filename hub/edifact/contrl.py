@@ -371,7 +371,9 @@ def _is_contrl(message: MessageReport) -> bool:
 def _contrl_interchange(interchange: InterchangeReport, *, our_id: str, our_qualifier: str | None,
                         control_ref: str, now: datetime, syntax_version: str | None, receipt_only: bool,
                         ucf: bool, group_parties: Mapping[str, tuple[str, str]]) -> bytes | None:
-    if interchange.sender is None:
+    if interchange.sender is None or interchange.recipient is None or interchange.control_ref is None:
+        # Without them the UCI cannot name the interchange it answers: a CONTRL with empty mandatory
+        # elements would break the rules it reports on. The report itself still says what is wrong.
         return None
     # An empty interchange is not "all CONTRL": it gets its rejection (code 32).
     if interchange.messages and all(_is_contrl(m) for m in interchange.messages):

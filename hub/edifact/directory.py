@@ -240,6 +240,7 @@ class _Syntax:
         self.elem = re.escape(d.element)
         self.comp = re.escape(d.component)
         self.rep = re.escape(d.repetition) if d.repetition else None
+        self.token_end = "(?:" + "|".join(x for x in (self.elem, self.comp, self.rep) if x) + "|$)"
 
     def value(self, e: ElementDef, rule: ElementRule | None, use_codes: bool,
               exclude_codes: frozenset[str] = frozenset()) -> str:
@@ -252,12 +253,19 @@ class _Syntax:
                 codes = frozenset(rule.codes)
             elif rule.add_codes and codes is not None:
                 codes = codes | frozenset(rule.add_codes)
-            if rule.pattern is not None:
-                # A guide pattern replaces the format check; values with release characters take the
-                # precise path.
-                return f"(?:{rule.pattern})" if codes is None else _trie_regex(sorted(codes - exclude_codes))
+            if rule.pattern is not None and codes is None:
+                # A guide pattern narrows the directory's format, it does not replace it. In the fast
+                # regex it is confined to the value (see _within_value).
+                within = _within_value(rule.pattern, self.d, self.n)
+                if within is None:
+                    return "(?!)"
+                return f"(?={self.format(e)}{self.token_end})(?:{within})"
         if codes is not None:
             return _trie_regex(sorted(codes - exclude_codes))
+        return self.format(e)
+
+    def format(self, e: ElementDef) -> str:
+        """Pattern of a value of e's format and length."""
         lo, hi = max(e.min, 1), e.max
         if e.type == "n":
             dec = self.dec
@@ -265,6 +273,51 @@ class _Syntax:
         if e.type == "a":
             return f"{self.alpha}{{{lo},{hi}}}"
         return f"{self.char}{{{lo},{hi}}}"
+
+
+def _within_value(pattern: str, d: Delimiters, n: Neutral) -> str | None:
+    """A guide pattern rewritten so that it cannot match past the value it is about: every negated
+    class, '.', \\S, \\W and \\D also excludes the separators, the release character and the stand-ins
+    for released characters (a value with those goes to the precise walk). None when the pattern names
+    a service character itself, which only the precise walk can judge."""
+    chars = d.service_chars() + n.release_pair + n.segment + n.element + n.component + n.repetition
+    excl = re.escape(chars)
+    out: list[str] = []
+    k = 0
+    in_class = False
+    while k < len(pattern):
+        ch = pattern[k]
+        if ch == "\\" and k + 1 < len(pattern):
+            nxt = pattern[k + 1]
+            if nxt in chars:
+                return None
+            if not in_class and nxt in "SWD":
+                out.append(f"[^\\{nxt.lower()}{excl}]")
+            else:
+                out.append(pattern[k:k + 2])
+            k += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            elif ch in chars:
+                return None
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            if pattern[k + 1:k + 2] == "^":
+                out.append("[^" + excl)
+                k += 2
+                continue
+            out.append(ch)
+        elif ch == ".":
+            out.append(f"[^{excl}]")
+        elif ch in chars and ch not in "+*?.()[]{}|^$":
+            return None
+        else:
+            out.append(ch)
+        k += 1
+    return "".join(out)
 
 
 def _opt(p: str) -> str:
@@ -369,21 +422,25 @@ class SegmentCheck:
 
     # --- precise walk ---------------------------------------------------------------------------
 
-    def issues(self, elements: list[list[list[str]]], unescape: Any) -> list[tuple[Code, str, int | None,
-                                                                                    int | None, str | None]]:
-        """Every problem in one segment: (code, sentence, element, component, guide rule id)."""
+    def issues(self, elements: list[list[list[str]]], unescape: Any,
+               element_count: int | None = None) -> list[tuple[Code, str, int | None, int | None, str | None]]:
+        """Every problem in one segment: (code, sentence, element, component, guide rule id).
+        `element_count` is the segment's real number of elements when `elements` was cut short."""
         out: list[tuple[Code, str, int | None, int | None, str | None]] = []
         sdef = self.sdef
         defs = sdef.elements
-        if len(elements) > len(defs):
+        count = max(len(elements), element_count or 0)
+        if count > len(defs):
             out.append((Code.TOO_MANY_ELEMENTS,
-                        f"{sdef.tag} has {len(elements)} data elements; the directory defines "
+                        f"{sdef.tag} has {count} data elements; the directory defines "
                         f"{len(defs)}. Remove the extra ones.", len(defs) + 1, None, None))
         for pos, (defn, mandatory, repeats) in enumerate(defs, 1):
             reps = elements[pos - 1] if pos - 1 < len(elements) else []
             present = any(v for r in reps for v in r)
             rule = self.rules.get((pos, None))
             if not present:
+                if isinstance(defn, CompositeDef) and any(len(r) > len(defn.components) for r in reps):
+                    out.extend(self._composite_issues(defn, max(reps, key=len), pos, unescape))
                 if mandatory:
                     out.append((Code.MISSING_ELEMENT, f"{sdef.tag} element {pos} ({defn.describe()}) is "
                                 "mandatory but empty.", pos, None, None))
@@ -419,12 +476,12 @@ class SegmentCheck:
                           unescape: Any) -> list[tuple[Code, str, int | None, int | None, str | None]]:
         out: list[tuple[Code, str, int | None, int | None, str | None]] = []
         tag = self.sdef.tag
-        if not any(comps):
-            return out
         if len(comps) > len(c.components):
             out.append((Code.TOO_MANY_COMPONENTS, f"{tag} element {pos} ({c.describe()}) has {len(comps)} "
                         f"components; the directory defines {len(c.components)}.", pos,
                         len(c.components) + 1, None))
+        if not any(comps):
+            return out
         governing = governing_agencies(c)
         for k, (e, mandatory) in enumerate(c.components):
             cpos = k + 1
@@ -465,11 +522,12 @@ class SegmentCheck:
             elif rule.add_codes and codes is not None:
                 codes = codes | frozenset(rule.add_codes)
             if rule.pattern is not None and codes is None:
+                found = _format_issues(e, value, where, pos, cpos, self.decimal_marks)
                 if not re.fullmatch(rule.pattern, value):
                     note = f" ({rule.note})" if rule.note else ""
-                    return [(Code.GUIDE_INVALID_VALUE, f"{where}: {value!r} does not have the form guide "
-                             f"{self.guide_id} requires{note}.", pos, cpos, rule_id)]
-                return []
+                    found.append((Code.GUIDE_INVALID_VALUE, f"{where}: {value!r} does not have the form "
+                                  f"guide {self.guide_id} requires{note}.", pos, cpos, rule_id))
+                return found
         if codes is not None:
             if value in codes:
                 return []
@@ -482,30 +540,33 @@ class SegmentCheck:
         return _format_issues(e, value, where, pos, cpos, self.decimal_marks)
 
 
+_DIGITS = frozenset("0123456789")  # EDIFACT digits; str.isdigit() would take '²' too
+
+
 def _format_issues(e: ElementDef, value: str, where: str, pos: int, cpos: int | None,
                    decimal_marks: str = ".,") -> list[tuple[Code, str, int | None, int | None, str | None]]:
     out: list[tuple[Code, str, int | None, int | None, str | None]] = []
     length = len(value)
     if e.type == "n":
-        digits = sum(ch.isdigit() for ch in value)
+        digits = sum(ch in _DIGITS for ch in value)
         length = digits
         dec = "[" + re.escape(decimal_marks) + "]"
         if not re.fullmatch(f"-?[0-9]+(?:{dec}[0-9]+)?", value):
             body = value.lstrip("-")
-            if body[:1] in (".", ",") and body[1:].isdigit():
+            if body[:1] in (".", ",") and body[1:] and all(ch in _DIGITS for ch in body[1:]):
                 out.append((Code.MISSING_DIGIT_BEFORE_DECIMAL, f"{where}: {value!r} needs a digit before "
                             f"the decimal mark (write 0{body}).", pos, cpos, None))
-            elif all(ch.isdigit() or ch in ".,-" for ch in value):
+            elif all(ch in _DIGITS or ch in ".,-" for ch in value):
                 mark = " or ".join(repr(m) for m in decimal_marks)
                 out.append((Code.INVALID_DECIMAL, f"{where}: {value!r} is not a valid decimal number "
                             f"(one optional leading minus, one decimal mark {mark} with digits on both "
                             "sides; the mark is the one the UNA declares).", pos, cpos, None))
             else:
-                bad = "".join(sorted({ch for ch in value if not (ch.isdigit() or ch in ".,-")}))
+                bad = "".join(sorted({ch for ch in value if not (ch in _DIGITS or ch in ".,-")}))
                 out.append((Code.INVALID_CHARACTER_TYPE, f"{where}: {value!r} must be numeric ({e.repr}) "
                             f"but contains {bad!r}.", pos, cpos, None))
                 return out
-    elif e.type == "a" and any(ch.isdigit() for ch in value):
+    elif e.type == "a" and any(ch in _DIGITS for ch in value):
         out.append((Code.INVALID_CHARACTER_TYPE, f"{where}: {value!r} must be alphabetic ({e.repr}) but "
                     "contains digits.", pos, cpos, None))
     if length > e.max:

@@ -120,16 +120,26 @@ class Scan:
             # at most one segment.
             marks = [0, *self.starts]
             pairs = zip(marks, marks[1:], strict=False)
-            sizes = (len(self.text[a:b].encode("utf-8", "surrogateescape")) for a, b in pairs)
+            sizes = (self._utf8_len(self.text[a:b]) for a, b in pairs)
             self._char_marks = marks
             self._byte_starts = list(accumulate(sizes, initial=0))
         k = bisect_right(self._char_marks, char_offset) - 1
         mark = self._char_marks[k]
-        rest = len(self.text[mark:char_offset].encode("utf-8", "surrogateescape"))
+        rest = self._utf8_len(self.text[mark:char_offset])
         return self.byte_base + self._byte_starts[k] + rest
 
+    def _utf8_len(self, span: str) -> int:
+        """Bytes of a span of the neutralised text in the sender's UTF-8: each stand-in is one ASCII
+        byte there, not the three of its private-use code point."""
+        n = self.neutral
+        stand_ins = sum(span.count(c) for c in (n.release_pair, n.segment, n.element, n.component,
+                                                n.repetition))
+        return len(span.encode("utf-8", "surrogateescape")) - 2 * stand_ins
+
     def line(self, char_offset: int) -> int:
-        return self.text.count("\n", 0, char_offset) + 1
+        """Line of an offset; CR LF, lone CR and lone LF each end a line."""
+        return (self.text.count("\n", 0, char_offset) + self.text.count("\r", 0, char_offset)
+                - self.text.count("\r\n", 0, char_offset) + 1)
 
     def tag(self, i: int) -> str:
         seg = self.segments[i]
@@ -161,18 +171,21 @@ class Scan:
             return len(value)
         return len(self.unescape(value))
 
-    def elements(self, i: int) -> list[list[list[str]]]:
+    def elements(self, i: int, limit: int | None = None) -> list[list[list[str]]]:
         """Segment i's data elements: each a list of repetitions, each a list of component values.
 
-        Values are neutralised (see `unescape`). The tag is not included.
+        Values are neutralised (see `unescape`). The tag is not included. With `limit`, at most that
+        many elements (the last holds the rest of the segment), each split into at most `limit` + 99
+        repetitions and components: enough to place every problem, bounded on hostile input.
         """
         d = self.delimiters
-        parts = self.segments[i].split(d.element)[1:]
+        parts = self.segments[i].split(d.element, -1 if limit is None else limit)[1:]
         rep = d.repetition
+        cap = -1 if limit is None else limit + 99
         out: list[list[list[str]]] = []
         for part in parts:
-            reps = part.split(rep) if rep and rep in part else [part]
-            out.append([r.split(d.component) for r in reps])
+            reps = part.split(rep, cap) if rep and rep in part else [part]
+            out.append([r.split(d.component, cap) for r in reps])
         return out
 
 
@@ -216,10 +229,18 @@ def _chunk_starts(data: bytes) -> list[int]:
         # A UNA counts only at a segment start: after a line break or after a non-alphanumeric byte
         # that is not a data element or component separator in the common delimiter sets.
         prev = data[k - 1:k]
-        if prev in (b"\n", b"\r", b"'", b"\x1c"):
+        if prev in (b"\n", b"\r", b"\x1c") or (prev == b"'" and _unreleased(data, k - 1)):
             starts.append(k)
         k = data.find(b"UNA", k + 3)
     return starts
+
+
+def _unreleased(data: bytes, at: int) -> bool:
+    """True when the byte at `at` is not released: an even number of '?' precede it."""
+    n = 0
+    while at - n - 1 >= 0 and data[at - n - 1:at - n] == b"?":
+        n += 1
+    return n % 2 == 0
 
 
 def scan(data: bytes) -> list[Scan]:

@@ -20,9 +20,9 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from hub.edifact.directory import Directory, SegmentCheck, StructureWalk
+from hub.edifact.directory import CompositeDef, Directory, SegmentCheck, StructureWalk
 from hub.edifact.guides import Guide
 from hub.edifact.tokenizer import ENCODINGS, Scan, scan
 from hub.report import Code, InterchangeReport, Issue, MessageReport, Report, Severity
@@ -127,7 +127,7 @@ class _Validator:
 
     def line(self, char_offset: int) -> int:
         if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer("\n", self.sc.text)]
+            self._newlines = [m.start() for m in re.finditer("\r\n|\r|\n", self.sc.text)]
         return bisect_right(self._newlines, char_offset - 1) + 1
 
     def at(self, code: Code, message: str, index: int | None, *, msg: _Msg | None = None,
@@ -155,9 +155,10 @@ class _Validator:
         for ic in self.ics:
             for m in ic.messages:
                 self.message(ic, m)
-        self.characters()
-        self.line_breaks()
-        self.trailing_separators()
+        if sc.segments:  # the character-level scans place what they find in segments
+            self.characters()
+            self.line_breaks()
+            self.trailing_separators()
 
     def _add_ic(self, start: int) -> _Ic:
         ic = _Ic(InterchangeReport(offset=self.sc.byte_offset(self.sc.starts[start])), start)
@@ -271,7 +272,7 @@ class _Validator:
                 msg.report.segment_count = count
                 vals = self.values(i)
                 declared, ref = self.get(vals, 1), self.get(vals, 2)
-                if declared is None or not declared.isdigit() or int(declared) != count:
+                if _count(declared) != count:
                     msg.report.issues.append(self.at(
                         Code.COUNT_MISMATCH, f"UNT says the message has {declared} segments; it has {count} "
                         "(UNH and UNT included).", i, msg=msg, element=1))
@@ -288,7 +289,7 @@ class _Validator:
                     continue
                 vals = self.values(i)
                 declared, ref = self.get(vals, 1), self.get(vals, 2)
-                if declared is None or not declared.isdigit() or int(declared) != group[2]:
+                if _count(declared) != group[2]:
                     ic.report.issues.append(self.at(Code.COUNT_MISMATCH, f"UNE says the group holds "
                                                     f"{declared} messages; it holds {group[2]}.", i,
                                                     element=1))
@@ -309,7 +310,7 @@ class _Validator:
                 declared, ref = self.get(vals, 1), self.get(vals, 2)
                 count = ic.groups if ic.groups else len(ic.messages)
                 what = "functional groups" if ic.groups else "messages"
-                if declared is None or not declared.isdigit() or int(declared) != count:
+                if _count(declared) != count:
                     ic.report.issues.append(self.at(Code.COUNT_MISMATCH, f"UNZ says the interchange holds "
                                                     f"{declared} {what}; it holds {count}.", i, element=1))
                 if ref != ic.report.control_ref:
@@ -324,6 +325,7 @@ class _Validator:
         last = len(tags) - 1
         if msg is not None:
             close_msg(last)
+            prev_end = last  # the segments of a message cut short belong to it, not to no message
         if group is not None:
             close_group(last)
         if ic is not None:
@@ -364,17 +366,24 @@ class _Validator:
         date, time = self.get(vals, 4, 1), self.get(vals, 4, 2)
         # The length and digits of the date are the service directory's business (n6, or n8 in
         # version 4); here only a well-formed value that is no calendar date is reported.
-        if date is not None and date.isdigit() and len(date) in (6, 8):
+        if date is not None and _ASCII_DIGITS.fullmatch(date) and len(date) in (6, 8):
             if not _valid_datetime(date, "%Y%m%d" if len(date) == 8 else "%y%m%d"):
                 r.issues.append(self.at(Code.BAD_DATE, f"UNB date {date!r} is not a calendar date.", i,
                                         element=4, component=1))
-        if time is not None and time.isdigit() and len(time) == 4 and not _valid_datetime(time, "%H%M"):
+        if time is not None and _ASCII_DIGITS.fullmatch(time) and len(time) == 4 and not _valid_datetime(time, "%H%M"):
             r.issues.append(self.at(Code.BAD_DATE, f"UNB time {time!r} is not a valid time (HHMM).", i,
                                     element=4, component=2))
         if r.test:
             r.issues.append(self.at(Code.TEST_INDICATOR, "The interchange is marked as a test (UNB "
                                     "element 11 = 1).", i, element=11))
         self.service_segment(ic, i)
+
+    def _elements_for(self, check: SegmentCheck, i: int) -> tuple[list[list[list[str]]], Any, int]:
+        """Segment i's elements, split no further than its definition needs (one more than it has), and
+        how many it really has: a segment of ten million separators is not ten million lists."""
+        n = len(check.sdef.elements) + 1
+        return (self.sc.elements(i, limit=n), self.sc.unescape,
+                self.sc.segments[i].count(self.sc.delimiters.element))
 
     def decimal_marks(self, ic: _Ic) -> str:
         """Syntax versions 1 to 3 take the decimal mark the UNA declares (or its default); version 4
@@ -391,7 +400,7 @@ class _Validator:
         if check is None or check.regex.fullmatch(self.sc.segments[i]):
             return
         target = msg.report.issues if msg is not None else ic.report.issues
-        for code, text, el, comp, rule in check.issues(self.sc.elements(i), self.sc.unescape):
+        for code, text, el, comp, rule in check.issues(*self._elements_for(check, i)):
             target.append(self.at(code, text, i, msg=msg, element=el, component=comp, rule=rule))
 
     # --- messages ------------------------------------------------------------------------------
@@ -467,7 +476,7 @@ class _Validator:
             check = checks[s[:3]]
             if check is None:
                 continue
-            for code, text, el, comp, rule in check.issues(sc.elements(i), sc.unescape):
+            for code, text, el, comp, rule in check.issues(*self._elements_for(check, i)):
                 m.report.issues.append(self.at(code, text, i, msg=m, element=el, component=comp, rule=rule))
                 budget -= 1
             if budget <= 0:
@@ -490,14 +499,30 @@ class _Validator:
         owner_msg = self._msgs[j] if j >= 0 and self._msgs[j].start <= idx <= self._msgs[j].end else None
         return idx, owner_ic, owner_msg
 
-    def _element_position(self, idx: int, char_offset: int) -> tuple[int | None, int | None]:
+    def _element_position(self, idx: int, char_offset: int,
+                          m: _Msg | None = None) -> tuple[int | None, int | None]:
+        """Element and component of a character of segment idx; component None in a simple element
+        (as the directory defines it, or, without one, when the element has no component separator)."""
         d = self.sc.delimiters
-        prefix = self.sc.text[self.sc.starts[idx]:char_offset]
+        seg = self.sc.segments[idx]
+        prefix = seg[:char_offset - self.sc.starts[idx]]
         el = prefix.count(d.element)
         if el == 0:
             return None, None
-        last = prefix.rsplit(d.element, 1)[1]
-        return el, last.count(d.component) + 1
+        comp = prefix.rsplit(d.element, 1)[1].count(d.component) + 1
+        composite = self._is_composite(self.tags[idx], el, m)
+        if composite is None:
+            composite = d.component in seg.split(d.element)[el]
+        return el, comp if composite else None
+
+    def _is_composite(self, tag: str, el: int, m: _Msg | None) -> bool | None:
+        name = m.directory if m is not None and m.directory else (
+            "SERVICE4" if any(ic.syntax_version == "4" for ic in self.ics) else "SERVICE3")
+        directory = self.catalog.directory(name)
+        sdef = directory.segments.get(tag) if directory is not None else None
+        if sdef is None or el > len(sdef.elements):
+            return None
+        return isinstance(sdef.elements[el - 1][0], CompositeDef)
 
     def _file_issue(self, issue: Issue, ic: _Ic | None, m: _Msg | None) -> None:
         if m is not None:
@@ -524,21 +549,28 @@ class _Validator:
             return
         hits: dict[tuple[int, str], list[str]] = {}
         first_at: dict[tuple[int, str], int] = {}
-        start = sc.starts[0] if sc.starts else 0
-        for mt in re.compile(pattern).finditer(sc.text, start):
-            ch = mt.group()
-            kind = ("undecodable" if "\udc80" <= ch <= "\udcff"
-                    else "lower" if ch.islower() and ch.isascii() else "invalid")
+        bad = re.compile(pattern)
+        pos = sc.starts[0] if sc.starts else 0
+        # One search per offending segment: its characters are then collected by C (findall), so a
+        # segment of ten million lower-case letters costs no more Python than one of ten.
+        while (mt := bad.search(sc.text, pos)) is not None:
             idx = max(bisect_right(sc.starts, mt.start()) - 1, 0)
-            key = (idx, kind)
-            if key not in hits:
-                hits[key] = []
-                first_at[key] = mt.start()
-            hits[key].append(ch)
+            end = sc.starts[idx + 1] if idx + 1 < len(sc.starts) else len(sc.text)
+            for ch in set(bad.findall(sc.text, mt.start(), end)):
+                kind = ("undecodable" if "\udc80" <= ch <= "\udcff"
+                        else "lower" if ch.islower() and ch.isascii() else "invalid")
+                key = (idx, kind)
+                at = sc.text.find(ch, mt.start(), end)
+                if key not in hits:
+                    hits[key] = []
+                    first_at[key] = at
+                first_at[key] = min(first_at[key], at)
+                hits[key].append(ch)
+            pos = max(end, mt.end())
         for (idx, kind), chars in hits.items():
             at = first_at[(idx, kind)]
             _, ic, m = self._owner(at)
-            el, comp = self._element_position(idx, at)
+            el, comp = self._element_position(idx, at, m)
             shown = "".join(sorted(set(chars)))
             if kind == "lower":
                 issue = self.at(Code.INVALID_CHARACTER, f"Lower-case letters {shown!r} are not allowed under "
@@ -546,9 +578,10 @@ class _Validator:
                                 element=el, component=comp, severity=self.opts.lowercase_under_unoa,
                                 char_offset=at)
             elif kind == "undecodable":
-                issue = self.at(Code.UNDECODABLE_BYTES, f"{len(chars)} byte(s) cannot be decoded as "
-                                f"{sc.encoding}, the encoding of {syntax_id}.", idx, msg=m, element=el,
-                                component=comp, char_offset=at)
+                shown_bytes = ", ".join(repr(bytes([ord(c) - 0xDC00])) for c in sorted(set(chars)))
+                issue = self.at(Code.UNDECODABLE_BYTES, f"Bytes {shown_bytes} cannot be decoded as {sc.encoding}, "
+                                f"the encoding of {syntax_id}.", idx, msg=m, element=el, component=comp,
+                                char_offset=at)
             else:
                 printable = ", ".join(repr(c) for c in sorted(set(chars)))
                 issue = self.at(Code.INVALID_CHARACTER, f"Character(s) {printable} are not allowed under "
@@ -566,7 +599,7 @@ class _Validator:
             if idx in seen:
                 continue
             seen.add(idx)
-            el, comp = self._element_position(idx, mt.start())
+            el, comp = self._element_position(idx, mt.start(), m)
             self._file_issue(self.at(Code.LINE_BREAK_IN_SEGMENT, "A line break inside this segment is not "
                                      "allowed; put line breaks only after segment terminators.", idx, msg=m,
                                      element=el, component=comp, char_offset=mt.start()), ic, m)
@@ -579,10 +612,20 @@ class _Validator:
         for mt in re.compile(f"{c}+(?={e}|{t})|{e}+(?={t})").finditer(sc.text, start):
             at = mt.start()
             idx, ic, m = self._owner(at)
-            el, comp = self._element_position(idx, at)
+            el, comp = self._element_position(idx, at, m)
             self._file_issue(self.at(Code.TRAILING_SEPARATOR, "Empty trailing data elements or components "
                                      "should be left out together with their separators.", idx, msg=m,
                                      element=el, component=comp, char_offset=at), ic, m)
+
+
+_ASCII_DIGITS = re.compile("[0-9]+")
+
+
+def _count(declared: str | None) -> int | None:
+    """A control count as a number, or None when it is none (missing, not ASCII digits, absurdly long)."""
+    if declared is None or not re.fullmatch("[0-9]{1,15}", declared):
+        return None
+    return int(declared)
 
 
 def _valid_datetime(value: str, fmt: str) -> bool:
@@ -590,7 +633,7 @@ def _valid_datetime(value: str, fmt: str) -> bool:
         datetime.strptime(value, fmt)
     except ValueError:
         return False
-    return value.isdigit()
+    return bool(_ASCII_DIGITS.fullmatch(value))
 
 
 def _directory_name(mtype: str | None, version: str | None, release: str | None) -> str | None:
@@ -598,6 +641,6 @@ def _directory_name(mtype: str | None, version: str | None, release: str | None)
         return None
     if mtype == "CONTRL":
         return "SERVICE4" if version == "4" else "SERVICE3" if (version, release) == ("D", "3") else None
-    if version == "D":
+    if version == "D" and re.fullmatch(r"[0-9]{2}[A-Z]", release.upper()):
         return "D" + release.upper()
     return None

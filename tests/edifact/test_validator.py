@@ -61,8 +61,8 @@ def test_lower_case_severity_follows_the_partner_option_but_accents_stay_errors(
 
 
 def test_contrl_4_may_carry_decimal_error_codes() -> None:
-    data = ("UNB+UNOA:4+S+R+20200101:1200+1'UNH+1+CONTRL:4:1:UN'UCI+7+R+S+4'UCM+5+INVOIC:D:96A:UN+4'"
-            "UCS+3+19'UNT+5+1'UNZ+1+1'").encode()
+    data = (b"UNB+UNOA:4+S+R+20200101:1200+1'UNH+1+CONTRL:4:1:UN'UCI+7+R+S+4'UCM+5+INVOIC:D:96A:UN+4'"
+            b"UCS+3+19'UNT+5+1'UNZ+1+1'")
     assert ("invalid-code", "UCS", 2, None) not in _errors(data)
 
 

@@ -1,0 +1,648 @@
+"""Correlation: attaching mapped messages to vessel-call and consignment dossiers.
+
+Rule 1: a dossier is a function of the set of messages that contributed to it. Each dossier keeps the
+fragment every message gave it; the dossier is rebuilt by folding the fragments in `precedence` order
+(the document's own date, then the content digest), never in arrival order. The same files ingested in
+any order give the same dossiers; ingesting a message twice changes nothing.
+
+Rule 2: keys decide where a fragment goes. A call is found by its port call reference, or by port and
+voyage (any alias) with no conflicting IMO number; a consignment by its B/L, booking or customs
+reference (BAPLIE's dummy '1' never links). A fragment that finds nothing opens a provisional dossier; one
+that finds several of one kind merges them into the oldest id.
+
+Rule 3: discrepancies are derived, not accumulated: they are recomputed from the call and its
+consignments every time either changes, so one that a later message clears disappears.
+
+No I/O: the store is reached through `Repository`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub.dossier import keys
+from hub.dossier.keys import Stamp
+from hub.dossier.lifecycle import Direction
+from hub.dossier.model import (
+    Bayplan,
+    BayplanScope,
+    ConsignmentDossier,
+    DangerousGoods,
+    Discrepancy,
+    DiscrepancySeverity,
+    Event,
+    Formality,
+    FullEmpty,
+    GoodsItem,
+    Leg,
+    Location,
+    Party,
+    Procedure,
+    Release,
+    SourceMessage,
+    StowageRecord,
+    Temperature,
+    Vessel,
+    VesselCall,
+    discrepancy_id,
+    stable_id,
+)
+
+WEIGHT_TOLERANCE = 0.05  # relative difference between bayplan and manifest weights that is flagged
+
+# Message kinds (mapping `message.kind`) and the events they put on the timelines.
+CALL_EVENTS = {"bayplan": "bayplan_received", "manifest": "manifested", "berthing_request": "berthing_requested",
+               "discharge_report": "ops_started", "load_report": "ops_started"}
+CONSIGNMENT_EVENTS = {"manifest": "manifested", "instruction": "si_received", "declaration": "declared",
+                      "booking": "booked", "health_certificate": "pre_cleared", "discharge_report": "discharged",
+                      "load_report": "loaded"}
+# Equipment movements (COARRI, CODECO) and the consignment events they mean.
+MOVEMENT_EVENTS = {"discharge": "discharged", "load": "loaded", "gate_in": "gated_in", "gate_out": "gated_out"}
+
+
+Key = tuple[str, str, str]  # (key type, normalised value, scope)
+
+
+class Repository(Protocol):
+    """What correlation needs from the store, inside one transaction."""
+
+    def find(self, kind: str, key_type: str, value: str) -> list[str]: ...
+    def load(self, dossier_id: str) -> dict[str, Any] | None: ...
+    def save(self, dossier_id: str, kind: str, stored: dict[str, Any], index: list[Key]) -> None: ...
+    def delete(self, dossier_id: str) -> None: ...
+    def new_id(self, kind: str) -> str: ...
+
+
+@dataclass
+class Outcome:
+    """What one message did: the dossiers it touched, and whether each was new."""
+
+    calls: list[str] = field(default_factory=list)
+    consignments: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def source_of(message_id: str, doc: dict[str, Any], sha256: str | None = None,
+              received_at: str | None = None, channel: str | None = None) -> SourceMessage:
+    m = doc.get("message", {})
+    date = m.get("date")
+    return SourceMessage(
+        message_id=message_id, channel=channel, sender=m.get("sender"), recipient=m.get("recipient"),
+        interchange_ref=m.get("interchange_ref"), message_ref=m.get("message_ref"),
+        message_type=m.get("type"), document_number=m.get("number"), function=m.get("function"),
+        issued_at=Stamp.from_dict(date) if date else None, received_at=received_at, sha256=sha256)
+
+
+# --- fragments ---------------------------------------------------------------------------------------
+
+def _call_keys(call: dict[str, Any]) -> list[tuple[str, str]]:
+    """The keys that identify a call: its port call reference, or port and voyage."""
+    out = []
+    port = call.get("port")
+    if call.get("port_call_ref"):
+        out.append(("port_call_ref", f"{port or ''}|{keys.normalise_reference(call['port_call_ref'])}"))
+    if port:
+        for v in (call.get("voyage_in"), call.get("voyage_out")):
+            if v:
+                out.append(("port_voyage", f"{port}|{keys.normalise_voyage(v)}"))
+    return out
+
+
+def _vessel_imo(call: dict[str, Any]) -> str | None:
+    if call.get("vessel_imo"):
+        return keys.normalise_imo(str(call["vessel_imo"]))
+    if call.get("vessel_id_scheme") == "imo" and call.get("vessel_id"):
+        return keys.normalise_imo(str(call["vessel_id"]))
+    return None
+
+
+def _consignment_keys(c: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for kt, f in (("bl", "master_bl"), ("booking", "booking"), ("customs_ref", "customs_ref"), ("ucr", "ucr")):
+        v = c.get(f)
+        norm = keys.normalise_key(kt, v) if v else None  # type: ignore[arg-type]
+        if norm:
+            out.append((kt, norm))
+    for h in c.get("house_bls") or ():
+        norm = keys.normalise_key("bl", h)  # type: ignore[arg-type]
+        if norm:
+            out.append(("bl", norm))
+    return out
+
+
+def _consignments_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Consignment fragments: the mapped consignments, plus those that procedures, releases and
+    equipment movements naming a B/L imply (a customs release for a B/L is a fact about that
+    consignment). Message-level equipment facts (a manifest's container weights) are copied onto the
+    consignment equipment with the same number."""
+    by_number = {keys.normalise_container(e["number"]).value: e for e in doc.get("equipment") or ()
+                 if isinstance(e, dict) and e.get("number")}
+    out = []
+    for c in doc.get("consignments") or ():
+        if not _consignment_keys(c):
+            continue
+        c = dict(c)
+        if by_number and c.get("equipment"):
+            merged = []
+            for e in c["equipment"]:
+                if isinstance(e, dict) and e.get("number"):
+                    extra = by_number.get(keys.normalise_container(e["number"]).value, {})
+                    e = {**{k: v for k, v in extra.items() if k in ("gross_weight", "vgm", "seals")}, **e}
+                merged.append(e)
+            c["equipment"] = merged
+        out.append(c)
+    for e in doc.get("equipment") or ():
+        bl = e.get("bl") if isinstance(e, dict) else None
+        if bl and e.get("movement") and not keys.is_dummy_reference(bl) and keys.normalise_bl(bl):
+            out.append({"master_bl": bl, "equipment": [e], "movements": [e]})
+    for kind in ("procedures", "releases"):
+        for item in doc.get(kind) or ():
+            bl = item.get("bl")
+            if bl and keys.normalise_bl(bl) and not keys.is_dummy_reference(bl):
+                entry = {k: v for k, v in item.items() if k not in ("bl", "container")}
+                if item.get("container"):
+                    entry["equipment"] = [item["container"]]
+                out.append({"master_bl": bl, kind: [entry]})
+    return out
+
+
+# --- the entry point ---------------------------------------------------------------------------------
+
+def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> Outcome:
+    """Attach one mapped message to its dossiers (idempotent)."""
+    out = Outcome()
+    call_id: str | None = None
+    call = doc.get("call") or {}
+    kind = doc.get("message", {}).get("kind")
+    if _call_keys(call) or call.get("vessel_name") or call.get("vessel_id"):
+        if _call_keys(call):
+            call_id = _attach(repo, "vessel_call", _call_keys(call), source, _call_fragment(doc), out,
+                              imo=_vessel_imo(call))
+            out.calls.append(call_id)
+        else:
+            out.notes.append("the message names a vessel but no port and voyage or port call reference: "
+                             "it was not attached to a vessel call")
+    for c in _consignments_of(doc):
+        frag = {"consignment": c, "kind": kind, "call_id": call_id}
+        cid = _attach(repo, "consignment", _consignment_keys(c), source, frag, out)
+        out.consignments.append(cid)
+    # Calls whose consignments changed get their discrepancies recomputed.
+    touched_calls = set(out.calls)
+    if call_id is None:
+        for cid in out.consignments:
+            stored = repo.load(cid)
+            if stored and stored["dossier"].get("call_id"):
+                touched_calls.add(stored["dossier"]["call_id"])
+    for c_id in sorted(touched_calls):
+        _refresh_call(repo, c_id)
+    return out
+
+
+def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: SourceMessage,
+            fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
+    found: list[str] = []
+    for kt, value in index:
+        for did in repo.find(kind, kt, value):
+            if did not in found:
+                found.append(did)
+    if imo and kind == "vessel_call":
+        found = [d for d in found if _imo_agrees(repo, d, imo)]
+    if not found:
+        target = repo.new_id(kind)
+        stored: dict[str, Any] = {"fragments": {}}
+        out.created.append(target)
+    else:
+        found.sort()
+        target = found[0]
+        stored = repo.load(target) or {"fragments": {}}
+        for other in found[1:]:  # one message proves these are one dossier: merge them
+            extra = repo.load(other)
+            if extra:
+                stored["fragments"].update(extra["fragments"])
+            repo.delete(other)
+            out.merged.append(other)
+            if kind == "vessel_call":
+                _repoint_consignments(repo, other, target)
+    stored["fragments"][source.message_id] = {"source": source.to_dict(), **fragment}
+    _rebuild(repo, kind, target, stored)
+    return target
+
+
+def _imo_agrees(repo: Repository, dossier_id: str, imo: str) -> bool:
+    stored = repo.load(dossier_id)
+    if stored is None:
+        return False
+    other = (stored["dossier"].get("vessel") or {}).get("imo")
+    return other is None or other == imo
+
+
+def _repoint_consignments(repo: Repository, old: str, new: str) -> None:
+    for cid in repo.find("consignment", "call_id", old):
+        stored = repo.load(cid)
+        if stored is None:
+            continue
+        for frag in stored["fragments"].values():
+            if frag.get("call_id") == old:
+                frag["call_id"] = new
+        _rebuild(repo, "consignment", cid, stored)
+
+
+def _ordered(stored: dict[str, Any]) -> list[tuple[SourceMessage, dict[str, Any]]]:
+    items = [(SourceMessage.from_dict(f["source"]), f) for f in stored["fragments"].values()]
+    items.sort(key=lambda sf: sf[0].precedence())
+    return items
+
+
+def _rebuild(repo: Repository, kind: str, dossier_id: str, stored: dict[str, Any]) -> None:
+    dossier: VesselCall | ConsignmentDossier
+    if kind == "vessel_call":
+        vc = _fold_call(dossier_id, _ordered(stored))
+        previous = stored.get("dossier", {}).get("discrepancies")
+        if previous:  # derived by _refresh_call; kept until it runs again
+            vc.discrepancies = [Discrepancy.from_dict(d) for d in previous]
+        index = _call_index(vc)
+        dossier = vc
+    else:
+        dossier = _fold_consignment(dossier_id, _ordered(stored))
+        index = _consignment_index(dossier)
+    dossier.canonicalise()
+    stored["dossier"] = dossier.to_dict()
+    repo.save(dossier_id, kind, stored, index)
+
+
+# --- vessel calls --------------------------------------------------------------------------------------
+
+def _call_fragment(doc: dict[str, Any]) -> dict[str, Any]:
+    frag: dict[str, Any] = {"call": doc.get("call") or {}, "kind": doc.get("message", {}).get("kind")}
+    if doc.get("stowage") is not None:
+        frag["stowage"] = doc["stowage"]
+        frag["bayplan"] = doc.get("bayplan") or {}
+    for k in ("formalities", "events"):
+        if doc.get(k):
+            frag[k] = doc[k]
+    return frag
+
+
+def _stamp(v: Any) -> Stamp | None:
+    return Stamp.from_dict(v) if isinstance(v, dict) else None
+
+
+def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]]) -> VesselCall:
+    vc = VesselCall(id=call_id)
+    vessel: dict[str, Any] = {}
+    for src, frag in items:
+        mid = src.message_id
+        c = frag.get("call", {})
+        for f in ("port", "terminal", "berth", "port_call_ref", "operator", "service"):
+            if c.get(f):
+                setattr(vc, f, c[f])
+                vc.record_source(f, mid)
+        for f in ("voyage_in", "voyage_out"):
+            if c.get(f):
+                setattr(vc, f, keys.normalise_voyage(c[f]))
+                vc.record_source(f, mid)
+                vc.voyage_aliases.append(keys.normalise_voyage(c[f]))
+        for f in ("eta", "etd", "ata", "atd", "ops_start", "ops_end"):
+            if _stamp(c.get(f)):
+                setattr(vc, f, _stamp(c[f]))
+                vc.record_source(f, mid)
+        for f, role in (("previous_port", "5"), ("next_port", "61")):
+            if c.get(f):
+                setattr(vc, f, Location(locode=c[f], qualifier=role))
+                vc.record_source(f, mid)
+        imo = _vessel_imo(c)
+        if imo:
+            vessel["imo"], vessel["imo_valid"] = imo, keys.is_valid_imo(imo)
+        if c.get("vessel_name"):
+            vessel["name"] = keys.normalise_vessel_name(c["vessel_name"])
+        sign = c.get("vessel_call_sign") or (c.get("vessel_id") if c.get("vessel_id_scheme") == "call_sign"
+                                             else None)
+        if sign:
+            vessel["call_sign"] = keys.normalise_call_sign(sign)
+        if c.get("vessel_flag"):
+            vessel["flag"] = c["vessel_flag"]
+        if any(c.get(k) for k in ("vessel_imo", "vessel_name", "vessel_id", "vessel_call_sign")):
+            vc.record_source("vessel", mid)
+        kind = frag.get("kind")
+        if kind == "manifest":
+            vc.formalities = [f for f in vc.formalities
+                              if f.kind != "import_manifest" or f.reference != src.document_number]
+            vc.formalities.append(Formality(kind="import_manifest", reference=src.document_number, source=mid))
+        if kind == "berthing_request":
+            vc.formalities.append(Formality(kind="berthing_request", reference=src.document_number, source=mid))
+            if vc.eta is not None:
+                vc.berthing_requested_at = src.issued_at
+        for f in frag.get("formalities") or ():
+            vc.formalities.append(Formality(kind=f.get("kind", "other"), reference=f.get("reference"), source=mid))
+        if "stowage" in frag:
+            _add_bayplan(vc, src, frag)
+        vc.events.extend(_call_events(call_id, src, frag))
+        vc.sources.append(mid)
+    vc.vessel = Vessel(**vessel)
+    vc.refresh_status()
+    return vc
+
+
+def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any]) -> None:
+    full = frag.get("bayplan", {}).get("full", True)
+    bp = Bayplan(id=stable_id("bp", src.message_id), source_message_id=src.message_id,
+                 scope=BayplanScope.FULL if full else BayplanScope.PARTIAL, function=src.function,
+                 issued_at=src.issued_at)
+    for r in frag["stowage"]:
+        if not r.get("cell"):
+            continue
+        bl = r.get("bl")
+        booking = r.get("booking")
+        fe = r.get("full_empty")
+        bp.add(StowageRecord(
+            cell=r["cell"], equipment_number=r.get("equipment"), size_type=r.get("size_type"),
+            pol=r.get("pol"), pod=r.get("pod"), final_pod=r.get("final_pod"),
+            transhipment_port=r.get("transhipment_port"), gross_weight=r.get("gross_weight"), vgm=r.get("vgm"),
+            temperature=Temperature(value=float(r["temperature"]), unit=r.get("temperature_unit") or "CEL")
+            if r.get("temperature") is not None else None,
+            dg=[_dg(d) for d in r.get("dg") or ()],
+            carrier=r.get("carrier"),
+            bl=None if not bl or keys.is_dummy_reference(bl) else keys.normalise_bl(bl),
+            booking=None if not booking or keys.is_dummy_reference(booking) else keys.normalise_bl(booking),
+            full_empty=FullEmpty(fe) if fe in ("full", "empty") else None,
+            handling=[r["handling"]] if r.get("handling") else []))
+    vc.bayplans.append(bp)
+    vc.record_source(f"bayplans[{bp.id}]", src.message_id)
+
+
+def _dg(d: dict[str, Any]) -> DangerousGoods:
+    flash = d.get("flashpoint")
+    return DangerousGoods(un_number=d.get("un_number"), imdg_class=d.get("imdg_class"),
+                          packing_group=d.get("packing_group"), proper_shipping_name=d.get("proper_shipping_name"),
+                          flashpoint=Temperature(value=float(flash), unit="CEL") if flash is not None else None)
+
+
+def current_stowage(vc: VesselCall) -> dict[str, list[StowageRecord]]:
+    """The bayplan in force: the latest full one (by precedence), with later partial ones merged by cell."""
+    plans = sorted(vc.bayplans, key=lambda b: ((b.issued_at.utc or "") if b.issued_at else "", b.id))
+    cells: dict[str, list[StowageRecord]] = {}
+    for b in plans:
+        if b.scope is BayplanScope.FULL:
+            cells = {}
+        cells.update(b.records)
+    return cells
+
+
+def _call_events(call_id: str, src: SourceMessage, frag: dict[str, Any]) -> Iterable[Event]:
+    kind = frag.get("kind")
+    c = frag.get("call", {})
+    out = []
+    if kind in CALL_EVENTS:
+        out.append(Event(id=stable_id("ev", src.message_id, CALL_EVENTS[kind]), dossier_id=call_id,
+                         type=CALL_EVENTS[kind], time=src.issued_at, source_message_id=src.message_id))
+    for f in ("eta", "ata", "etd", "atd"):
+        st = _stamp(c.get(f))
+        if st is not None:
+            out.append(Event(id=stable_id("ev", src.message_id, f), dossier_id=call_id, type=f, time=st,
+                             source_message_id=src.message_id))
+    if src.function == "cancellation":
+        out.append(Event(id=stable_id("ev", src.message_id, "cancelled"), dossier_id=call_id, type="cancelled",
+                         time=src.issued_at, source_message_id=src.message_id))
+    for e in frag.get("events") or ():
+        out.append(Event(id=stable_id("ev", src.message_id, e.get("type", "")), dossier_id=call_id,
+                         type=e.get("type", "note"), time=_stamp(e.get("time")), source_message_id=src.message_id,
+                         detail={"text": e["detail"]} if e.get("detail") else {}))
+    return out
+
+
+def _call_index(vc: VesselCall) -> list[Key]:
+    """Lookup keys (port_call_ref, port_voyage) and query keys (the rest) of a call."""
+    index: list[Key] = []
+    if vc.port_call_ref:
+        ref = keys.normalise_reference(vc.port_call_ref)
+        index.append(("port_call_ref", f"{vc.port or ''}|{ref}", ""))
+        index.append(("port_call_ref", ref, vc.port or ""))
+    for v in vc.voyage_aliases:
+        if vc.port:
+            index.append(("port_voyage", f"{vc.port}|{v}", ""))
+        index.append(("voyage", v, vc.port or ""))
+    if vc.vessel.imo:
+        index.append(("imo", vc.vessel.imo, ""))
+    if vc.vessel.name:
+        index.append(("vessel_name", vc.vessel.name, ""))
+    if vc.vessel.call_sign:
+        index.append(("call_sign", vc.vessel.call_sign, ""))
+    for cell_records in current_stowage(vc).values():
+        for r in cell_records:
+            if r.equipment_number:
+                index.append(("container", r.equipment_number, ""))
+    return sorted(set(index))
+
+
+# --- consignments ------------------------------------------------------------------------------------
+
+def _loc(v: Any, role: str) -> Location | None:
+    return Location(locode=str(v), qualifier=role) if v else None
+
+
+def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]]) -> ConsignmentDossier:
+    cd = ConsignmentDossier(id=cid)
+    goods: dict[int, GoodsItem] = {}
+    parties: dict[str, Party] = {}
+    procedures: dict[str, Procedure] = {}
+    releases: dict[str, Release] = {}
+    equipment: set[str] = set()
+    for src, frag in items:
+        mid = src.message_id
+        c = frag["consignment"]
+        if frag.get("call_id"):
+            cd.call_id = frag["call_id"]
+            cd.record_source("call_id", mid)
+            leg = Leg(stage="20", call_id=frag["call_id"])
+            if leg.key() not in {lg.key() for lg in cd.legs}:
+                cd.legs.append(leg)
+        if c.get("master_bl"):
+            cd.master_bl = keys.normalise_bl(c["master_bl"])
+            cd.record_source("master_bl", mid)
+        for f in ("booking", "ucr"):
+            if c.get(f):
+                setattr(cd, f, keys.normalise_reference(c[f]))
+                cd.record_source(f, mid)
+        for f in ("carrier", "transport_document_type"):
+            if c.get(f):
+                setattr(cd, f, c[f])
+                cd.record_source(f, mid)
+        if c.get("direction") in {d.value for d in Direction}:
+            cd.direction = Direction(c["direction"])
+            cd.record_source("direction", mid)
+        for h in c.get("house_bls") or ():
+            cd.house_bls.append(keys.normalise_bl(h))
+        for f, role in (("place_of_receipt", "88"), ("pol", "9"), ("pod", "11"), ("place_of_delivery", "7")):
+            if c.get(f):
+                setattr(cd.route, f, _loc(c[f], role))
+                cd.record_source(f"route.{f}", mid)
+        for p in c.get("parties") or ():
+            if not p.get("role"):
+                continue
+            street = p.get("street")
+            parties[p["role"]] = Party(role=p["role"], id=p.get("id"), scheme=p.get("scheme"), name=p.get("name"),
+                                       address=[street] if street else [], city=p.get("city"),
+                                       postcode=p.get("postcode"), country=p.get("country"))
+            cd.record_source(f"parties[{p['role']}]", mid)
+        for k, g in enumerate(c.get("goods") or (), 1):
+            no = int(g.get("item_no") or k) if str(g.get("item_no") or k).isdigit() else k
+            goods[no] = GoodsItem(item_no=no, packages=int(g["packages"]) if g.get("packages") is not None else None,
+                                  package_type=g.get("package_type"), description=g.get("description"),
+                                  hs_code=g.get("hs_code"), gross_weight=g.get("gross_weight"),
+                                  net_weight=g.get("net_weight"), volume=g.get("volume"),
+                                  marks=[g["marks"]] if g.get("marks") else [],
+                                  dg=[_dg(d) for d in g.get("dg") or ()])
+            cd.record_source(f"goods_items[{no}]", mid)
+        for e in c.get("equipment") or ():
+            number = e.get("number") if isinstance(e, dict) else e
+            if number:
+                equipment.add(keys.normalise_container(number).value)
+        for p in c.get("procedures") or ():
+            proc = Procedure(kind=p.get("kind", "customs_declaration"), reference=p.get("reference"),
+                             authority=p.get("authority"), status=p.get("status"), decision=p.get("decision"),
+                             lodged_at=_stamp(p.get("lodged_at")), decided_at=_stamp(p.get("decided_at")),
+                             source=mid)
+            procedures[proc.key()] = proc
+        for r in c.get("releases") or ():
+            rel = Release(kind=r.get("kind", "customs"), reference=r.get("reference"),
+                          released_at=_stamp(r.get("released_at")), equipment=sorted(r.get("equipment") or []),
+                          source=mid)
+            releases[rel.key()] = rel
+        cd.events.extend(_consignment_events(cid, src, frag))
+        cd.sources.append(mid)
+    cd.goods_items = list(goods.values())
+    cd.parties = list(parties.values())
+    cd.procedures = list(procedures.values())
+    cd.releases = list(releases.values())
+    cd.equipment = sorted(equipment)
+    cd.discrepancies = _consignment_discrepancies(cd, items)
+    cd.refresh_status()
+    return cd
+
+
+def _consignment_events(cid: str, src: SourceMessage, frag: dict[str, Any]) -> list[Event]:
+    kind = frag.get("kind")
+    out = []
+    if kind in CONSIGNMENT_EVENTS:
+        t = CONSIGNMENT_EVENTS[kind]
+        out.append(Event(id=stable_id("ev", src.message_id, cid, t), dossier_id=cid, type=t, time=src.issued_at,
+                         source_message_id=src.message_id))
+    c = frag["consignment"]
+    for r in c.get("releases") or ():
+        out.append(Event(id=stable_id("ev", src.message_id, cid, "released", r.get("reference") or ""),
+                         dossier_id=cid, type="released", time=_stamp(r.get("released_at")) or src.issued_at,
+                         source_message_id=src.message_id, detail={"kind": r.get("kind", "customs")}))
+    for p in c.get("procedures") or ():
+        if p.get("status") in ("under_control", "inspection"):
+            out.append(Event(id=stable_id("ev", src.message_id, cid, "inspection", p.get("reference") or ""),
+                             dossier_id=cid, type="inspection_ordered", time=src.issued_at,
+                             source_message_id=src.message_id))
+    for mv in c.get("movements") or ():
+        moved = MOVEMENT_EVENTS.get(mv.get("movement", ""))
+        if moved:
+            out.append(Event(id=stable_id("ev", src.message_id, cid, moved, mv.get("number") or ""),
+                             dossier_id=cid, type=moved, time=_stamp(mv.get("movement_time")) or src.issued_at,
+                             source_message_id=src.message_id, detail={"container": mv.get("number") or ""}))
+    if src.function == "cancellation":
+        out.append(Event(id=stable_id("ev", src.message_id, cid, "cancelled"), dossier_id=cid, type="cancelled",
+                         time=src.issued_at, source_message_id=src.message_id))
+    return out
+
+
+def _consignment_index(cd: ConsignmentDossier) -> list[Key]:
+    index: list[Key] = []
+    if cd.master_bl:
+        index.append(("bl", cd.master_bl, ""))
+    index += [("bl", h, "") for h in cd.house_bls]
+    if cd.booking:
+        index.append(("booking", cd.booking, ""))
+    if cd.ucr:
+        index.append(("ucr", cd.ucr, ""))
+    if cd.call_id:
+        index.append(("call_id", cd.call_id, ""))
+    for p in cd.procedures:
+        if p.reference and p.kind == "customs_declaration":
+            index.append(("customs_ref", keys.normalise_reference(p.reference), ""))
+    index += [("container", e, "") for e in cd.equipment]
+    return sorted(set(index))
+
+
+def _consignment_discrepancies(cd: ConsignmentDossier,
+                               items: list[tuple[SourceMessage, dict[str, Any]]]) -> list[Discrepancy]:
+    out = []
+    documented = any(f.get("kind") in ("manifest", "instruction", "booking") for _, f in items)
+    if cd.releases and not documented and cd.master_bl:
+        k = {"bl": cd.master_bl}
+        out.append(Discrepancy(id=discrepancy_id("unknown_bl_in_release", k), type="unknown_bl_in_release",
+                               severity=DiscrepancySeverity.ERROR, keys=k,
+                               detail=f"A release names B/L {cd.master_bl}, which no manifest or shipping "
+                                      "instruction has declared.",
+                               message_ids=sorted({r.source for r in cd.releases if r.source})))
+    return out
+
+
+# --- call-level discrepancies --------------------------------------------------------------------------
+
+def _refresh_call(repo: Repository, call_id: str) -> None:
+    stored = repo.load(call_id)
+    if stored is None:
+        return
+    vc = VesselCall.from_dict(stored["dossier"])
+    consignments = []
+    for cid in repo.find("consignment", "call_id", call_id):
+        cs = repo.load(cid)
+        if cs is not None:
+            consignments.append((ConsignmentDossier.from_dict(cs["dossier"]), cs))
+    vc.discrepancies = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments))
+    vc.canonicalise()
+    new = vc.to_dict()
+    if new != stored["dossier"]:
+        stored["dossier"] = new
+        repo.save(call_id, "vessel_call", stored, _call_index(vc))
+
+
+def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any]]]) -> dict[str, float]:
+    """Gross weight per container as the manifests declare it (EQD with its MEA in CUSCAR)."""
+    out: dict[str, float] = {}
+    for _, stored in consignments:
+        for _, frag in _ordered(stored):
+            for e in frag["consignment"].get("equipment") or ():
+                if isinstance(e, dict) and e.get("number") and e.get("gross_weight") is not None:
+                    out[keys.normalise_container(e["number"]).value] = float(e["gross_weight"])
+    return out
+
+
+def call_discrepancies(vc: VesselCall, consignments: list[ConsignmentDossier],
+                       manifest_weight: dict[str, float]) -> list[Discrepancy]:
+    out: list[Discrepancy] = []
+    stowage = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
+    manifested = {e: c for c in consignments for e in c.equipment}
+    has_manifest = any(f.kind == "import_manifest" for f in vc.formalities)
+    for r in stowage:
+        n = r.equipment_number
+        assert n is not None
+        k = {"call": vc.id, "container": n}
+        if has_manifest and r.full_empty is not FullEmpty.EMPTY and r.pod == vc.port and n not in manifested:
+            out.append(Discrepancy(id=discrepancy_id("container_not_manifested", k), type="container_not_manifested",
+                                   keys=k, severity=DiscrepancySeverity.ERROR,
+                                   detail=f"Container {n} (cell {r.cell}) is in the bayplan for discharge at "
+                                          f"{vc.port} but in no manifest of the call."))
+        weight = r.vgm if r.vgm is not None else r.gross_weight
+        declared = manifest_weight.get(n)
+        if weight and declared and abs(weight - declared) > WEIGHT_TOLERANCE * max(weight, declared):
+            out.append(Discrepancy(id=discrepancy_id("weight_mismatch", k), type="weight_mismatch", keys=k,
+                                   detail=f"Container {n}: the bayplan says {weight:g} kg, the manifest "
+                                          f"{declared:g} kg (more than {WEIGHT_TOLERANCE:.0%} apart)."))
+        c = manifested.get(n)
+        if c is not None and c.route.pod is not None and r.pod and c.route.pod.locode != r.pod:
+            kk = {**k, "bl": c.master_bl or ""}
+            out.append(Discrepancy(id=discrepancy_id("pod_mismatch", kk), type="pod_mismatch", keys=kk,
+                                   detail=f"Container {n}: the bayplan discharges it at {r.pod}, B/L "
+                                          f"{c.master_bl} declares {c.route.pod.locode}."))
+    return out
+
+

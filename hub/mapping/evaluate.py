@@ -1,0 +1,261 @@
+"""Running a compiled mapping spec over one message: EDIFACT (as a tree of segment-group instances)
+or XML (an lxml element). The result is the *mapped message* (vocabulary in `targets.py`) plus notes
+on values that could not be converted; nothing here raises on odd data.
+
+No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub.edifact.directory import Directory, StructureWalk
+from hub.edifact.tokenizer import Scan
+from hub.mapping.spec import MappingSpec, Rule, ValueSpec
+
+# Weights are mapped to kilograms (UN/ECE Rec. 20 unit codes).
+WEIGHT_UNITS = {"KGM": 1.0, "TNE": 1000.0, "LBR": 0.45359237, "GRM": 0.001}
+
+
+@dataclass
+class SegView:
+    tag: str
+    elements: list[list[str]]  # first repetition of each element, components unescaped
+    index: int  # segment number in the message, UNH = 1
+
+    def get(self, pos: str) -> str | None:
+        el, _, comp = pos.partition(".")
+        e, c = int(el) - 1, int(comp or 1) - 1
+        if e < len(self.elements) and c < len(self.elements[e]):
+            return self.elements[e][c] or None
+        return None
+
+
+@dataclass
+class GroupNode:
+    number: int
+    segments: list[SegView] = field(default_factory=list)
+    groups: dict[int, list[GroupNode]] = field(default_factory=dict)
+
+
+def message_tree(sc: Scan, start: int, end: int, directory: Directory, message: str) -> GroupNode:
+    """The segments start..end (UNH..UNT) of a scan, placed in their group instances."""
+    tags = [sc.segments[i][:3] for i in range(start, end + 1)]
+    placements: list[tuple[tuple[int, int], ...] | None] = []
+    StructureWalk(directory.messages[message], directory.segments).walk(tags, placements)
+    root = GroupNode(0)
+    open_nodes: dict[tuple[tuple[int, int], ...], GroupNode] = {(): root}
+    for k, path in enumerate(placements):
+        if path is None:
+            continue  # a misplaced segment: reported by validation, not mapped
+        node = root
+        for depth in range(1, len(path) + 1):
+            key = path[:depth]
+            child = open_nodes.get(key)
+            if child is None:
+                child = GroupNode(key[-1][0])
+                node.groups.setdefault(child.number, []).append(child)
+                open_nodes[key] = child
+            node = child
+        i = start + k
+        els = [[sc.unescape(v) for v in el[0]] for el in sc.elements(i)]
+        node.segments.append(SegView(tags[k], els, k + 1))
+    return root
+
+
+class Source(Protocol):
+    def items(self, ctx: Any, path: str) -> Sequence[Any]: ...
+    def groups(self, ctx: Any, path: str) -> Sequence[Any]: ...
+    def value(self, item: Any, pos: str) -> str | None: ...
+
+
+class EdifactSource:
+    def _walk(self, ctx: GroupNode, parts: list[str]) -> Iterator[GroupNode]:
+        if not parts:
+            yield ctx
+            return
+        number = int(parts[0][2:])
+        for child in ctx.groups.get(number, []):
+            yield from self._walk(child, parts[1:])
+
+    def items(self, ctx: GroupNode, path: str) -> list[SegView]:
+        *groups, tag = path.split("/")
+        return [s for node in self._walk(ctx, groups) for s in node.segments if s.tag == tag]
+
+    def groups(self, ctx: GroupNode, path: str) -> list[GroupNode]:
+        return list(self._walk(ctx, path.split("/")))
+
+    def value(self, item: SegView, pos: str) -> str | None:
+        return item.get(pos)
+
+
+class XmlSource:
+    def __init__(self, namespaces: dict[str, str]) -> None:
+        self.ns = namespaces
+
+    def items(self, ctx: Any, path: str) -> list[Any]:
+        found = ctx.xpath(path, namespaces=self.ns)
+        return found if isinstance(found, list) else [found]
+
+    groups = items
+
+    def value(self, item: Any, pos: str) -> str | None:
+        found = item.xpath(pos, namespaces=self.ns)
+        if isinstance(found, list):
+            if not found:
+                return None
+            first = found[0]
+            text = first if isinstance(first, str) else (first.text or "")
+        else:
+            text = str(found)
+        text = " ".join(text.split())
+        return text or None
+
+
+@dataclass
+class Mapped:
+    document: dict[str, Any]
+    notes: list[str]
+
+
+Converter = Callable[[str, ValueSpec, Callable[[str], str | None]], Any]
+
+
+def evaluate(spec: MappingSpec, source: Source, root: Any) -> Mapped:
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    _run(spec.rules, source, root, out, notes)
+    return Mapped(out, notes)
+
+
+def _run(rules: Sequence[Rule], source: Source, ctx: Any, record: dict[str, Any], notes: list[str]) -> None:
+    for rule in rules:
+        if rule.each is not None:
+            for inst in source.groups(ctx, rule.each):
+                if rule.into is None:
+                    _run(rule.rules, source, inst, record, notes)
+                    continue
+                sub: dict[str, Any] = {}
+                _run(rule.rules, source, inst, sub, notes)
+                if sub:
+                    _append(record, rule.into, sub)
+            continue
+        assert rule.at is not None
+        for item in source.items(ctx, rule.at):
+            if not _matches(rule, source, item):
+                continue
+            for target, vs in rule.sets:
+                value = _value(vs, source, item, notes, rule.where)
+                if value is None:
+                    continue
+                if target.endswith("[]"):
+                    _append(record, target, value)
+                else:
+                    _set_first(record, target, value)
+
+
+def _matches(rule: Rule, source: Source, item: Any) -> bool:
+    for pos, values, negated in rule.conditions:
+        got = source.value(item, pos)
+        hit = (got or "") in values
+        if hit == negated:
+            return False
+    return True
+
+
+def _container(path: str, record: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    *parents, last = path.split(".")
+    node = record
+    for p in parents:
+        if p.endswith("[]"):
+            lst = node.setdefault(p[:-2], [])
+            if not lst:
+                lst.append({})
+            node = lst[-1]
+        else:
+            node = node.setdefault(p, {})
+    return node, last
+
+
+def _set_first(record: dict[str, Any], path: str, value: Any) -> None:
+    node, last = _container(path, record)
+    node.setdefault(last, value)  # the first value found wins; later segments do not overwrite it
+
+
+def _append(record: dict[str, Any], path: str, value: Any) -> None:
+    node, last = _container(path, record)
+    node.setdefault(last[:-2], []).append(value)
+
+
+def _value(vs: ValueSpec, source: Source, item: Any, notes: list[str], where: str) -> Any:
+    if vs.const is not None:
+        raw: str | None = vs.const
+    elif vs.join:
+        parts = [source.value(item, p) for p in vs.join]
+        raw = " ".join(p for p in parts if p) or None
+    else:
+        raw = source.value(item, vs.source) if vs.source else None
+    if raw is None:
+        raw = vs.default
+    if raw is None:
+        return None
+    if vs.codes is not None:
+        if raw in vs.codes:
+            raw = vs.codes[raw]
+        elif "*" in vs.codes:
+            raw = vs.codes["*"]
+    try:
+        return convert(raw, vs, lambda pos: source.value(item, pos))
+    except ValueError as e:
+        notes.append(f"{where}: {e}")
+        return None
+
+
+def convert(raw: str, vs: ValueSpec, lookup: Callable[[str], str | None]) -> Any:
+    """One received value in the mapped message's form. Key conversions keep the raw value next to
+    the normalised one, so nothing the sender wrote is lost."""
+    import hub.dossier.keys as keys
+
+    kind = vs.convert
+    if kind == "text":
+        return raw
+    if kind == "upper":
+        return raw.upper()
+    if kind in ("number", "weight", "int"):
+        text = raw.replace(",", ".")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a number") from None
+        if kind == "weight":
+            unit = lookup(vs.unit_from) if vs.unit_from else "KGM"
+            factor = WEIGHT_UNITS.get(unit or "KGM")
+            if factor is None:
+                raise ValueError(f"weight unit {unit!r} is not known (use KGM, TNE, LBR or GRM)")
+            number *= factor
+        return int(number) if kind == "int" or number.is_integer() else number
+    if kind == "flag":
+        return raw.strip().lower() not in ("", "0", "false", "no", "n")
+    if kind == "stamp":
+        fmt = vs.format or (lookup(vs.format_from) if vs.format_from else None) or _guess_format(raw)
+        return keys.parse_edifact_datetime(raw, fmt).to_dict()
+    if kind == "container":
+        c = keys.normalise_container(raw)
+        return c.value
+    if kind == "bl":
+        return keys.normalise_bl(raw)
+    if kind == "voyage":
+        return keys.normalise_voyage(raw)
+    if kind == "locode":
+        return raw.replace(" ", "").upper()
+    if kind == "imo":
+        return keys.normalise_imo(raw) or raw
+    raise ValueError(f"unknown conversion {kind!r}")
+
+
+def _guess_format(raw: str) -> str:
+    """The 2379 format implied by a value's length, when the message does not say."""
+    digits = raw.replace("-", "").replace(":", "").replace("T", "")
+    return {6: "101", 8: "102", 10: "201", 12: "203", 14: "204"}.get(len(digits), "203")

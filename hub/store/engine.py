@@ -1,0 +1,218 @@
+"""Connections: which database, how SQLite is tuned, how transactions begin, and migrating to head.
+
+URL: the argument, else `HUB_DATABASE_URL`, else `sqlite:///var/hub.db` (relative to the working
+directory; `var/` is created). `postgresql://` means psycopg 3 (`postgresql+psycopg://`).
+
+SQLite transactions are begun by us, not by the sqlite3 module (which is put in autocommit mode): a
+transaction that will write starts with `BEGIN IMMEDIATE`, taking the write lock up front. With a plain
+(deferred) BEGIN, a transaction that reads and then writes can fail with SQLITE_BUSY at the write, when
+another connection committed in between, and busy_timeout cannot help there; with IMMEDIATE, writers
+queue on busy_timeout instead. Read-only transactions use a deferred BEGIN and never block anyone (WAL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_VAR",
+    "StoreError",
+    "alembic_config",
+    "create_engine",
+    "migrate",
+    "migration_lock",
+    "resolve_url",
+    "transaction",
+]
+
+ENV_VAR = "HUB_DATABASE_URL"
+DEFAULT_URL = "sqlite:///var/hub.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Writers wait this long for the SQLite write lock before failing. Commits take milliseconds (a 10 MB
+# bayplan tens of them), so 30 s only runs out when something holds a transaction open far too long.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# After a checkpoint, truncate the WAL file back to this size: a burst of large bayplans can grow the
+# WAL to hundreds of MB, which would otherwise stay allocated on disk.
+SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+# Execution options understood by the begin hook (set by hub.store.store.Store.transaction).
+OPT_WRITE = "hub_write"  # SQLite: BEGIN IMMEDIATE
+OPT_DURABLE = "hub_durable"  # SQLite: synchronous=FULL for this commit (see _sqlite_begin)
+
+
+class StoreError(Exception):
+    """Base of the errors the store raises on purpose."""
+
+
+def resolve_url(url: str | URL | None = None) -> URL:
+    u = make_url(url or os.environ.get(ENV_VAR) or DEFAULT_URL)
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported database {u.render_as_string(hide_password=True)!r}: "
+                         "the store runs on sqlite:///path or postgresql://...")
+    return u
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
+    """An engine for the URL, with the SQLite pragmas and transaction hooks in place (no migration)."""
+    u = resolve_url(url)
+    options: dict[str, Any] = {
+        # Compact JSON, and non-ASCII (Arabic, French names) kept as is rather than \u-escaped.
+        "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False, separators=(",", ":")),
+    }
+    if u.get_backend_name() == "sqlite":
+        if _is_memory(u):
+            # One shared connection, or every checkout would see its own empty database.
+            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif u.database and not u.database.startswith("file:"):
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options["pool_pre_ping"] = True  # a server restart must not fail the next request
+    options.update(kwargs)
+    engine = sa.create_engine(u, **options)
+    if u.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    conn: sqlite3.Connection = dbapi_connection
+    conn.isolation_level = None  # autocommit in the driver: _sqlite_begin emits BEGIN itself
+    conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    _use_wal(conn)
+    for pragma in (
+        # NORMAL: in WAL mode, commits do not fsync; the WAL is synced at checkpoints. A committed
+        # transaction survives a crash of the process; an OS crash or power cut can lose the last
+        # commits, never corrupt the database. That is right for every pipeline stage, which the hub
+        # re-runs from stored inputs at start-up (DESIGN: stages are idempotent), and it makes commits
+        # about 3x faster. The one write that must survive a power cut, the journal of a message whose
+        # transport is about to be acknowledged, asks for FULL for its own commit (OPT_DURABLE).
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",  # off by default in SQLite, per connection
+        f"PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT}",
+    ):
+        conn.execute(pragma)
+    record.info["hub_synchronous"] = "NORMAL"
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode: readers never block the writer nor the writer the readers (tracking
+    pages read while intake writes), and a commit appends to one file instead of writing pages twice.
+
+    The mode is stored in the database file, so this only changes something on a new database. Doing
+    so needs an exclusive lock, and SQLite reports "database is locked" at once, without waiting
+    busy_timeout, when several connections open a new database together: retry for as long.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode in ("wal", "memory"):  # an in-memory database has no WAL
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    options = conn.get_execution_options()
+    # synchronous can only change outside a transaction, so it is set here, just before BEGIN, and
+    # only when it differs from what this connection last had.
+    synchronous = "FULL" if options.get(OPT_DURABLE) else "NORMAL"
+    if conn.info.get("hub_synchronous") != synchronous:
+        conn.exec_driver_sql(f"PRAGMA synchronous = {synchronous}")
+        conn.info["hub_synchronous"] = synchronous
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(OPT_WRITE) else "BEGIN")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool, durable: bool = False) -> Iterator[Connection]:
+    """A connection inside a transaction: committed when the block ends, rolled back if it raises."""
+    with engine.connect() as conn:
+        conn.execution_options(**{OPT_WRITE: write, OPT_DURABLE: durable})
+        with conn.begin():
+            yield conn
+
+
+# --- migrations -------------------------------------------------------------------------------------
+
+# Any fixed 64-bit number: the PostgreSQL advisory lock that serialises migrations between hub
+# processes starting at the same time.
+_MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"hub.store migrations").digest()[:8], "big", signed=True)
+
+
+def migration_lock(conn: Connection) -> None:
+    """Within the current transaction, wait until no other process is migrating this database.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, the transaction already
+    holds the write lock (BEGIN IMMEDIATE), and SQLite DDL is transactional.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+
+
+def alembic_config(url: str | URL | None = None, connection: Connection | None = None) -> Config:
+    """The Alembic configuration, built in code: no alembic.ini is needed."""
+    cfg = Config(stdout=sys.stdout)  # the stream of the moment, not the one at import (alembic default)
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("file_template", "v%%(rev)s_%%(slug)s")  # see migrations/alembic.ini
+    u = resolve_url(url)
+    # ConfigParser interpolation: a % in a password must be doubled.
+    cfg.set_main_option("sqlalchemy.url", u.render_as_string(hide_password=False).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Bring the database to the head revision if it is not there; return the revisions it was at.
+
+    Runs in one transaction (both backends have transactional DDL), under migration_lock, so two hub
+    processes starting together against an empty database migrate it once. A database at a revision
+    this code does not know (migrated by a newer hub) is refused rather than touched.
+    """
+    script = ScriptDirectory.from_config(alembic_config(engine.url))
+    heads = set(script.get_heads())
+    with transaction(engine, write=True) as conn:
+        migration_lock(conn)
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        if current == heads:
+            return sorted(current)
+        for rev in current:
+            try:
+                script.get_revision(rev)
+            except CommandError as exc:
+                raise StoreError(
+                    f"the database is at revision {rev}, which this version of the hub does not know "
+                    "(migrated by a newer version?); refusing to use it") from exc
+        command.upgrade(alembic_config(engine.url, connection=conn), "head")
+        return sorted(current)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the hub store (see docs/store.md, "Migrations")."""

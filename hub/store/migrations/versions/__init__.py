@@ -1,0 +1,1 @@
+"""Alembic revisions, one file each; Alembic finds them by path (this file is skipped)."""

@@ -1,0 +1,612 @@
+"""The store's API: `Store` (one-shot calls, each its own transaction) and `Transaction` (a unit of work).
+
+Rule 1: persist before acknowledge. `Store.journal` commits the raw bytes and their metadata before it
+returns, and on SQLite it asks for a synced commit (synchronous=FULL for that commit only), so a message
+whose transport has been acknowledged survives a power cut. Everything after the journal can be
+recomputed from it, and commits with synchronous=NORMAL (see engine.py).
+
+Rule 2: every write is idempotent, so a stage run twice changes nothing: a report replaces the previous
+one, a correlation key or an event already present is skipped (an event is identified by its id, so a
+caller that wants re-runs to be no-ops passes a deterministic id), a discrepancy is identified by
+(dossier, type, key) and updated in place. The journal is the exception by design: receiving the same
+bytes twice is a fact worth recording, so it records a second message, flagged `duplicate_of`.
+
+Concurrency: a dossier carries a version. `update_dossier` writes only if the version is still the one
+the caller read, and bumps it; otherwise it raises `ConcurrentUpdate` and the caller retries its unit of
+work from the start. This works the same on SQLite (one writer at a time anyway) and on PostgreSQL with
+several hub processes, without holding locks while mapping.
+
+Vocabularies (channels, statuses, kinds) are checked here rather than by CHECK constraints; see
+schema.py for why.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, RowMapping
+
+from hub.store import engine as _engine
+from hub.store.engine import StoreError
+from hub.store.ids import new_id
+from hub.store.schema import (
+    correlation_keys,
+    discrepancies,
+    dossiers,
+    events,
+    message_bodies,
+    messages,
+    reports,
+)
+from hub.store.types import utcnow
+
+__all__ = [
+    "CHANNELS",
+    "DISCREPANCY_STATUSES",
+    "DOSSIER_KINDS",
+    "QUERY_KEYS",
+    "STATUSES",
+    "ConcurrentUpdate",
+    "DossierExists",
+    "JournalEntry",
+    "KeyNormalizer",
+    "NotFound",
+    "Store",
+    "StoredMessage",
+    "Transaction",
+    "open_store",
+]
+
+CHANNELS = frozenset({"sftp", "amqp", "http", "folder", "cli"})
+STATUSES = ("received", "validated", "mapped", "correlated", "failed")  # pipeline order, then failure
+DOSSIER_KINDS = frozenset({"vessel_call", "consignment"})
+DISCREPANCY_STATUSES = frozenset({"open", "accepted", "resolved"})
+# The keywords of `dossiers_by` and the key_type each searches: the names of hub.dossier.keys.KeyType
+# (not imported: the store depends on nothing else in the hub). Keys must be stored under these names
+# for the searches to find them.
+QUERY_KEYS = {"bl": "bl", "container": "container", "vessel_imo": "imo", "vessel_name": "vessel_name",
+              "voyage": "voyage", "port_call_ref": "port_call_ref", "customs_ref": "customs_ref"}
+
+# Envelope fields of `meta` that have their own column in `messages`; other keys go to its `meta` JSON.
+_META_COLUMNS = frozenset({"syntax", "sender", "recipient", "control_ref", "message_type", "message_types",
+                           "message_refs"})
+
+KeyNormalizer = Callable[[str, str], str]
+"""(key_type, value as typed by a person) -> the normalised value stored in correlation_keys."""
+
+
+class ConcurrentUpdate(StoreError):
+    """The dossier changed (or disappeared) since it was read: reload it and redo the unit of work."""
+
+    def __init__(self, dossier_id: str, expected_version: int, actual_version: int | None) -> None:
+        self.dossier_id = dossier_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        found = "it no longer exists" if actual_version is None else f"it is at version {actual_version}"
+        super().__init__(f"dossier {dossier_id} was changed by another writer: expected version "
+                         f"{expected_version}, but {found}; reload it and try again")
+
+
+class DossierExists(StoreError):
+    def __init__(self, dossier_id: str) -> None:
+        self.dossier_id = dossier_id
+        super().__init__(f"dossier {dossier_id} already exists")
+
+
+class NotFound(StoreError, LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: str
+    sha256: str
+    size: int
+    received_at: datetime
+    duplicate_of: str | None  # the first message journaled with the same bytes
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: str
+    received_at: datetime
+    sha256: str
+    size: int
+    channel: str
+    partner: str | None
+    filename: str | None
+    duplicate_of: str | None
+    syntax: str | None
+    sender: str | None
+    recipient: str | None
+    control_ref: str | None
+    message_type: str | None
+    message_types: list[str] | None
+    message_refs: list[str] | None
+    meta: dict[str, Any] | None
+    status: str
+    error: str | None
+    status_at: datetime
+    raw: bytes | None  # None when not loaded (lists of messages leave the bodies out)
+
+
+_MESSAGE_COLUMNS = [c for c in messages.c]
+_NO_META = dict.fromkeys(_META_COLUMNS)  # every insert names the same columns: one compiled statement
+
+
+def _check(value: str, allowed: Iterable[str], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(sorted(allowed))}")
+
+
+def _split_meta(meta: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Envelope fields with a column of their own, and the rest."""
+    columns = {k: v for k, v in meta.items() if k in _META_COLUMNS}
+    extra = {k: v for k, v in meta.items() if k not in _META_COLUMNS}
+    for name in ("message_types", "message_refs"):
+        if columns.get(name) is not None:
+            columns[name] = [str(v) for v in columns[name]]
+    if columns.get("message_types") and "message_type" not in columns:
+        columns["message_type"] = columns["message_types"][0]
+    return columns, extra
+
+
+def _lock_key(hex_digest: str) -> int:
+    return int.from_bytes(bytes.fromhex(hex_digest[:16]), "big", signed=True)
+
+
+_DOSSIER_COLUMNS = (dossiers.c.id, dossiers.c.kind, dossiers.c.status, dossiers.c.document)
+
+
+def _dossier_dict(row: RowMapping) -> dict[str, Any]:
+    doc = dict(row["document"])
+    doc.update(id=row["id"], kind=row["kind"], status=row["status"])
+    return doc
+
+
+class _Statements:
+    """The write statements, built once per dialect and run with parameters.
+
+    Building a statement around literal values costs more than running it on SQLite (SQLAlchemy coerces
+    and cache-keys every value, about 100 us a statement); a fixed statement hits the compiled cache.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        m, d = messages.c, discrepancies.c
+        self.first_with_digest = (sa.select(m.id)
+                                  .where(m.sha256 == sa.bindparam("b_sha256"), m.duplicate_of.is_(None))
+                                  .order_by(m.id)  # ULIDs: the first journaled
+                                  .limit(1))
+        self.insert_message = messages.insert()
+        self.insert_body = message_bodies.insert()
+        self.update_message = messages.update().where(m.id == sa.bindparam("b_id"))
+        report = insert(reports)
+        self.upsert_report = report.on_conflict_do_update(
+            index_elements=[reports.c.message_id],
+            set_={name: report.excluded[name] for name in ("accepted", "report", "created_at")})
+        # DO NOTHING rather than catching the IntegrityError: on PostgreSQL an error aborts the whole
+        # transaction, and the caller may want to go on (load the existing one instead).
+        self.insert_dossier = (insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
+                               .returning(dossiers.c.version))
+        self.update_dossier = (dossiers.update()
+                               .where(dossiers.c.id == sa.bindparam("b_id"),
+                                      dossiers.c.version == sa.bindparam("b_version"))
+                               .values(version=dossiers.c.version + 1)
+                               .returning(dossiers.c.version))
+        k = correlation_keys.c
+        self.insert_keys = insert(correlation_keys).on_conflict_do_nothing(
+            index_elements=[k.key_type, k.value, k.scope, k.dossier_id])
+        self.insert_events = insert(events).on_conflict_do_nothing(index_elements=[events.c.id])
+        discrepancy = insert(discrepancies)
+        updated = ("severity", "detail", "message_id", "updated_at")
+        self.upsert_discrepancy = {
+            with_status: discrepancy.on_conflict_do_update(
+                index_elements=[d.dossier_id, d.type, d.key],
+                set_={name: discrepancy.excluded[name]
+                      for name in updated + (("status",) if with_status else ())},
+            ).returning(d.id)
+            for with_status in (False, True)
+        }
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(dialect)
+
+
+class Transaction:
+    """One unit of work on one connection: committed when the `with` block ends, rolled back if it raises.
+
+    Obtained from `Store.transaction()`; not to be used after its block.
+    """
+
+    def __init__(self, connection: Connection, key_normalizer: KeyNormalizer | None = None) -> None:
+        self._c = connection
+        self._pg = connection.dialect.name == "postgresql"
+        self._normalize = key_normalizer
+        self._s = _statements(connection.dialect.name)
+
+    # --- messages -----------------------------------------------------------------------------------
+
+    def journal(self, raw: bytes, *, channel: str, partner: str | None = None, filename: str | None = None,
+                received_at: datetime | None = None, meta: Mapping[str, Any] | None = None,
+                sha256: str | None = None) -> JournalEntry:
+        """Record a received message. `sha256` may be passed when already computed (hex digest of raw)."""
+        _check(channel, CHANNELS, "channel")
+        raw = bytes(raw)
+        digest = sha256 or hashlib.sha256(raw).hexdigest()
+        now = utcnow()
+        received_at = received_at or now
+        columns, extra = _split_meta(meta or {})
+        if self._pg:
+            # Two hub processes journaling the same bytes at once must not both see "no original".
+            # (On SQLite the write transaction already excludes every other writer.)
+            self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(digest))))
+        original = self._c.execute(self._s.first_with_digest, {"b_sha256": digest}).scalar_one_or_none()
+        message_id = new_id()
+        self._c.execute(self._s.insert_message, {
+            **_NO_META, **columns, "id": message_id, "received_at": received_at, "sha256": digest,
+            "size": len(raw), "channel": channel, "partner": partner, "filename": filename,
+            "duplicate_of": original, "meta": extra or None, "status": "received", "error": None,
+            "status_at": now,
+        })
+        self._c.execute(self._s.insert_body, {"message_id": message_id, "raw": raw})
+        return JournalEntry(message_id, digest, len(raw), received_at, original)
+
+    def set_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
+        """Fill in envelope fields found after intake; other keys are merged into the `meta` JSON."""
+        columns, extra = _split_meta(meta)
+        if extra:
+            current = self._c.execute(
+                sa.select(messages.c.meta).where(messages.c.id == message_id)).scalar_one_or_none()
+            columns["meta"] = {**(current or {}), **extra}
+        if not columns:
+            return
+        if self._c.execute(self._s.update_message, {**columns, "b_id": message_id}).rowcount == 0:
+            raise NotFound(f"no message {message_id}")
+
+    def set_status(self, message_id: str, status: str, error: str | None = None) -> None:
+        _check(status, STATUSES, "message status")
+        values = {"b_id": message_id, "status": status, "error": error, "status_at": utcnow()}
+        if self._c.execute(self._s.update_message, values).rowcount == 0:
+            raise NotFound(f"no message {message_id}")
+
+    def save_report(self, message_id: str, report: Mapping[str, Any], accepted: bool) -> None:
+        """Store the validation report (Report.to_dict()), replacing an earlier one for the message."""
+        self._c.execute(self._s.upsert_report, {"message_id": message_id, "report": dict(report),
+                                                "accepted": bool(accepted), "created_at": utcnow()})
+
+    def report(self, message_id: str) -> tuple[dict[str, Any], bool] | None:
+        row = self._c.execute(sa.select(reports.c.report, reports.c.accepted)
+                              .where(reports.c.message_id == message_id)).one_or_none()
+        return None if row is None else (row.report, row.accepted)
+
+    def message(self, message_id: str, *, raw: bool = True) -> StoredMessage | None:
+        query = sa.select(*_MESSAGE_COLUMNS, message_bodies.c.raw if raw else sa.null().label("raw"))
+        if raw:
+            query = query.select_from(messages.join(message_bodies))
+        row = self._c.execute(query.where(messages.c.id == message_id)).one_or_none()
+        return None if row is None else StoredMessage(**row._asdict())
+
+    def messages_in_status(self, status: str, limit: int = 100, *,
+                           skip_locked: bool = False) -> list[StoredMessage]:
+        """The oldest messages in a status, without their bodies (`message(id)` loads one).
+
+        `skip_locked` (PostgreSQL): lock the rows returned until the transaction ends and skip rows
+        other transactions hold, so several hub processes can claim work from the same queue
+        (SELECT ... FOR UPDATE SKIP LOCKED). On SQLite the write transaction is already exclusive.
+        """
+        _check(status, STATUSES, "message status")
+        query = (sa.select(*_MESSAGE_COLUMNS, sa.null().label("raw"))
+                 .where(messages.c.status == status)
+                 .order_by(messages.c.received_at, messages.c.id).limit(limit))
+        if skip_locked and self._pg:
+            query = query.with_for_update(skip_locked=True)
+        return [StoredMessage(**row._asdict()) for row in self._c.execute(query)]
+
+    # --- dossiers -----------------------------------------------------------------------------------
+
+    def find_dossier_ids(self, key_type: str, value: str, scope: str | None = None,
+                         kind: str | None = None) -> list[str]:
+        """Dossiers holding a key, oldest link first. `value` is the normalised value.
+
+        `scope=None` matches every scope; a string matches exactly that scope ('' is the global scope).
+        """
+        k = correlation_keys.c
+        query = sa.select(k.dossier_id).where(k.key_type == key_type, k.value == value)
+        if scope is not None:
+            query = query.where(k.scope == scope)
+        if kind is not None:
+            query = query.where(k.dossier_kind == kind)
+        query = query.group_by(k.dossier_id).order_by(sa.func.min(k.id))
+        return list(self._c.execute(query).scalars())
+
+    def load_dossier(self, dossier_id: str, *, lock: bool = False) -> tuple[dict[str, Any], int] | None:
+        """(document, version), or None. `lock` takes a row lock on PostgreSQL (FOR UPDATE); optimistic
+        concurrency through update_dossier's version check needs no lock."""
+        query = sa.select(dossiers.c.document, dossiers.c.version).where(dossiers.c.id == dossier_id)
+        if lock and self._pg:
+            query = query.with_for_update()
+        row = self._c.execute(query).one_or_none()
+        return None if row is None else (row.document, row.version)
+
+    def insert_dossier(self, dossier_id: str, kind: str, status: str, doc: Mapping[str, Any]) -> int:
+        """Create a dossier at version 1 (returned); `DossierExists` if the id is taken."""
+        _check(kind, DOSSIER_KINDS, "dossier kind")
+        now = utcnow()
+        version = self._c.execute(self._s.insert_dossier, {
+            "id": dossier_id, "kind": kind, "status": status, "document": dict(doc), "version": 1,
+            "created_at": now, "updated_at": now}).scalar_one_or_none()
+        if version is None:
+            raise DossierExists(dossier_id)
+        return int(version)
+
+    def update_dossier(self, dossier_id: str, status: str, doc: Mapping[str, Any],
+                       expected_version: int) -> int:
+        """Write the dossier if it is still at `expected_version`; return the new version.
+
+        Raises `ConcurrentUpdate` if another writer got there first (or deleted it).
+        """
+        version = self._c.execute(self._s.update_dossier, {
+            "b_id": dossier_id, "b_version": expected_version, "status": status, "document": dict(doc),
+            "updated_at": utcnow()}).scalar_one_or_none()
+        if version is None:
+            actual = self._c.execute(sa.select(dossiers.c.version)
+                                     .where(dossiers.c.id == dossier_id)).scalar_one_or_none()
+            raise ConcurrentUpdate(dossier_id, expected_version, actual)
+        return int(version)
+
+    def delete_dossier(self, dossier_id: str) -> bool:
+        """Delete a dossier with its keys, events and discrepancies (e.g. a provisional dossier merged
+        into another). False if there was none."""
+        for table in (correlation_keys, events, discrepancies):
+            self._c.execute(table.delete().where(table.c.dossier_id == dossier_id))
+        return self._c.execute(dossiers.delete().where(dossiers.c.id == dossier_id)).rowcount > 0
+
+    def add_keys(self, keys: Iterable[Mapping[str, Any]]) -> None:
+        """Link correlation keys to dossiers; keys already linked are skipped.
+
+        Each key: key_type, value (normalised), dossier_id; optionally raw, scope (default '' = global),
+        dossier_kind (default: the dossier's kind), message_id (the message it was first seen in).
+        """
+        now = utcnow()
+        rows = [{"key_type": key["key_type"], "value": key["value"], "raw": key.get("raw"),
+                 "scope": key.get("scope") or "", "dossier_id": key["dossier_id"],
+                 "dossier_kind": key.get("dossier_kind"), "message_id": key.get("message_id"),
+                 "created_at": now} for key in keys]
+        if not rows:
+            return
+        missing = {row["dossier_id"] for row in rows if row["dossier_kind"] is None}
+        if missing:
+            found = self._c.execute(sa.select(dossiers.c.id, dossiers.c.kind)
+                                    .where(dossiers.c.id.in_(missing)))
+            kinds = {row.id: row.kind for row in found}
+            if missing - kinds.keys():
+                raise NotFound(f"no dossier {', '.join(sorted(missing - kinds.keys()))}")
+            for row in rows:
+                row["dossier_kind"] = row["dossier_kind"] or kinds[row["dossier_id"]]
+        self._c.execute(self._s.insert_keys, rows)
+
+    def delete_keys_for_dossier(self, dossier_id: str) -> int:
+        """Unlink every key of a dossier; returns how many."""
+        k = correlation_keys
+        return self._c.execute(k.delete().where(k.c.dossier_id == dossier_id)).rowcount
+
+    def add_events(self, items: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Append timeline events; returns their ids. Events whose id already exists are skipped.
+
+        Each event: dossier_id, type; optionally id (pass a deterministic one, e.g. built from the
+        message id, to make re-running a stage a no-op), event_time (aware datetime), message_id, detail.
+        """
+        now = utcnow()
+        rows = [{"id": item.get("id") or new_id(), "dossier_id": item["dossier_id"], "type": item["type"],
+                 "event_time": item.get("event_time"), "recorded_at": item.get("recorded_at") or now,
+                 "message_id": item.get("message_id"), "detail": item.get("detail")} for item in items]
+        if rows:
+            self._c.execute(self._s.insert_events, rows)
+        return [row["id"] for row in rows]
+
+    def upsert_discrepancy(self, dossier_id: str, type: str, key: str, *, severity: str,
+                           detail: Mapping[str, Any] | None = None, message_id: str | None = None,
+                           status: str | None = None) -> str:
+        """Record a discrepancy once per (dossier, type, key); returns its id.
+
+        Seen again, it keeps its id and status (an operator's "accepted" stands) and takes the new
+        severity, detail and message; pass `status` to change the status too.
+        """
+        if status is not None:
+            _check(status, DISCREPANCY_STATUSES, "discrepancy status")
+        now = utcnow()
+        return str(self._c.execute(self._s.upsert_discrepancy[status is not None], {
+            "id": new_id(), "dossier_id": dossier_id, "type": type, "key": key, "severity": severity,
+            "status": status or "open", "detail": None if detail is None else dict(detail),
+            "message_id": message_id, "created_at": now, "updated_at": now}).scalar_one())
+
+    def set_discrepancy_status(self, discrepancy_id: str, status: str) -> None:
+        _check(status, DISCREPANCY_STATUSES, "discrepancy status")
+        result = self._c.execute(discrepancies.update().where(discrepancies.c.id == discrepancy_id)
+                                 .values(status=status, updated_at=utcnow()))
+        if result.rowcount == 0:
+            raise NotFound(f"no discrepancy {discrepancy_id}")
+
+    # --- queries ------------------------------------------------------------------------------------
+
+    def dossier(self, dossier_id: str) -> dict[str, Any] | None:
+        """The document with its id, kind and status, or None."""
+        row = self._c.execute(sa.select(*_DOSSIER_COLUMNS).where(dossiers.c.id == dossier_id)).one_or_none()
+        return None if row is None else _dossier_dict(row._mapping)
+
+    def dossiers_by(self, *, bl: str | None = None, container: str | None = None,
+                    vessel_imo: str | None = None, vessel_name: str | None = None, voyage: str | None = None,
+                    port_call_ref: str | None = None, customs_ref: str | None = None,
+                    kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Dossiers holding all the keys given (any scope), oldest first, as documents with id, kind and
+        status. `vessel_imo` searches key_type 'imo', the others their own name (QUERY_KEYS). Values go
+        through the store's key normaliser if it has one, else must be normalised."""
+        given = {"bl": bl, "container": container, "vessel_imo": vessel_imo, "vessel_name": vessel_name,
+                 "voyage": voyage, "port_call_ref": port_call_ref, "customs_ref": customs_ref}
+        criteria = [(QUERY_KEYS[name], value) for name, value in given.items() if value is not None]
+        if not criteria:
+            raise ValueError(f"dossiers_by needs at least one of {', '.join(QUERY_KEYS)}")
+        k = correlation_keys.c
+        query = sa.select(*_DOSSIER_COLUMNS)
+        for key_type, value in criteria:
+            if self._normalize is not None:
+                value = self._normalize(key_type, value)
+            query = query.where(dossiers.c.id.in_(
+                sa.select(k.dossier_id).where(k.key_type == key_type, k.value == value)))
+        if kind is not None:
+            query = query.where(dossiers.c.kind == kind)
+        query = query.order_by(dossiers.c.created_at, dossiers.c.id).limit(limit)
+        return [_dossier_dict(row._mapping) for row in self._c.execute(query)]
+
+    def events_for(self, dossier_id: str) -> list[dict[str, Any]]:
+        """The dossier's timeline: by event_time, then recorded_at.
+
+        An event without an event_time (the message gave none, e.g. "manifest received") is placed at
+        its recorded_at, which is when it happened as far as anyone knows, rather than all at one end.
+        """
+        e = events.c
+        query = (sa.select(e.id, e.dossier_id, e.type, e.event_time, e.recorded_at, e.message_id, e.detail)
+                 .where(e.dossier_id == dossier_id)
+                 .order_by(sa.func.coalesce(e.event_time, e.recorded_at), e.recorded_at, e.id))
+        return [dict(row._mapping) for row in self._c.execute(query)]
+
+    def discrepancies_for(self, dossier_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        d = discrepancies.c
+        query = sa.select(discrepancies).where(d.dossier_id == dossier_id)
+        if status is not None:
+            query = query.where(d.status == status)
+        return [dict(row._mapping) for row in self._c.execute(query.order_by(d.created_at, d.id))]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, messages per status (`messages_<status>`) and `messages_duplicate`."""
+        tables = (messages, message_bodies, reports, dossiers, correlation_keys, events, discrepancies)
+        out = {t.name: int(self._c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+               for t in tables}
+        out.update({f"messages_{status}": 0 for status in STATUSES})
+        for status, n in self._c.execute(sa.select(messages.c.status, sa.func.count())
+                                         .group_by(messages.c.status)):
+            out[f"messages_{status}"] = int(n)
+        out["messages_duplicate"] = int(self._c.execute(
+            sa.select(sa.func.count()).where(messages.c.duplicate_of.is_not(None))).scalar_one())
+        return out
+
+
+class Store:
+    """The durable store. Thread-safe: each call or transaction takes its own pooled connection."""
+
+    def __init__(self, engine: Engine, *, key_normalizer: KeyNormalizer | None = None) -> None:
+        self.engine = engine
+        self._key_normalizer = key_normalizer
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    @property
+    def backend(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool = True, durable: bool = False) -> Iterator[Transaction]:
+        """A unit of work: `with store.transaction() as tx: ...` commits at the end, rolls back on error.
+
+        `write=False` for read-only work (on SQLite it then does not take the write lock). `durable`:
+        on SQLite, sync this commit to disk (synchronous=FULL) before returning; see engine.py.
+        """
+        with _engine.transaction(self.engine, write=write, durable=durable) as conn:
+            yield Transaction(conn, self._key_normalizer)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- one-shot calls, each in its own transaction ------------------------------------------------
+
+    def journal(self, raw: bytes, *, channel: str, partner: str | None = None, filename: str | None = None,
+                received_at: datetime | None = None, meta: Mapping[str, Any] | None = None) -> JournalEntry:
+        """Persist a received message; when this returns, the transport may be acknowledged."""
+        raw = bytes(raw)
+        digest = hashlib.sha256(raw).hexdigest()  # outside the transaction: no lock held while hashing
+        with self.transaction(durable=True) as tx:
+            return tx.journal(raw, channel=channel, partner=partner, filename=filename,
+                              received_at=received_at, meta=meta, sha256=digest)
+
+    def set_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
+        with self.transaction() as tx:
+            tx.set_meta(message_id, meta)
+
+    def set_status(self, message_id: str, status: str, error: str | None = None) -> None:
+        with self.transaction() as tx:
+            tx.set_status(message_id, status, error)
+
+    def save_report(self, message_id: str, report: Mapping[str, Any], accepted: bool) -> None:
+        with self.transaction() as tx:
+            tx.save_report(message_id, report, accepted)
+
+    def report(self, message_id: str) -> tuple[dict[str, Any], bool] | None:
+        with self.transaction(write=False) as tx:
+            return tx.report(message_id)
+
+    def message(self, message_id: str, *, raw: bool = True) -> StoredMessage | None:
+        with self.transaction(write=False) as tx:
+            return tx.message(message_id, raw=raw)
+
+    def messages_in_status(self, status: str, limit: int = 100) -> list[StoredMessage]:
+        with self.transaction(write=False) as tx:
+            return tx.messages_in_status(status, limit)
+
+    def dossier(self, dossier_id: str) -> dict[str, Any] | None:
+        with self.transaction(write=False) as tx:
+            return tx.dossier(dossier_id)
+
+    def dossiers_by(self, *, bl: str | None = None, container: str | None = None,
+                    vessel_imo: str | None = None, vessel_name: str | None = None, voyage: str | None = None,
+                    port_call_ref: str | None = None, customs_ref: str | None = None,
+                    kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        with self.transaction(write=False) as tx:
+            return tx.dossiers_by(bl=bl, container=container, vessel_imo=vessel_imo, vessel_name=vessel_name,
+                                  voyage=voyage, port_call_ref=port_call_ref, customs_ref=customs_ref,
+                                  kind=kind, limit=limit)
+
+    def events_for(self, dossier_id: str) -> list[dict[str, Any]]:
+        with self.transaction(write=False) as tx:
+            return tx.events_for(dossier_id)
+
+    def discrepancies_for(self, dossier_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        with self.transaction(write=False) as tx:
+            return tx.discrepancies_for(dossier_id, status)
+
+    def counts(self) -> dict[str, int]:
+        with self.transaction(write=False) as tx:
+            return tx.counts()
+
+
+def open_store(url: str | None = None, *, key_normalizer: KeyNormalizer | None = None) -> Store:
+    """Open the store at `url`, else $HUB_DATABASE_URL, else sqlite:///var/hub.db, migrating it to the
+    latest schema first if needed (an empty database gets every table)."""
+    engine = _engine.create_engine(url)
+    try:
+        _engine.migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, key_normalizer=key_normalizer)

@@ -1,0 +1,53 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+* `UTCDateTime`: every timestamp in the store is UTC. PostgreSQL keeps it as `timestamptz`; SQLite,
+  which has no date type, as ISO text with microseconds (`2025-11-27 08:15:00.000000`), always the same
+  width, so text order is time order and indexes on it work. Naive datetimes are refused: a local time
+  without its zone is exactly the ambiguity EDIFACT dates bring in, and it must be resolved before the
+  store. Values come back as aware UTC datetimes from both backends.
+* `json_type()`: SQLAlchemy's JSON (text on SQLite), JSONB on PostgreSQL (binary, indexable with GIN
+  later if a query needs it). Python `None` is stored as SQL NULL, not as the JSON `null`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = ["UTCDateTime", "json_type", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: the store keeps UTC, "
+                             "pass an aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)  # SQLite's text format has no zone; it is UTC by construction
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def json_type() -> TypeEngine[Any]:
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")

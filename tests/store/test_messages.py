@@ -1,0 +1,191 @@
+"""The message journal, pipeline status, reports, on both backends."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import StatementError
+
+from hub.store import STATUSES, NotFound, Store
+
+BAPLIE = b"UNB+UNOA:2+MAEU+TMPORT+251127:0815+BAP0001'UNH+1+BAPLIE:D:95B:UN:SMDG22'UNT+2+1'UNZ+1+BAP0001'"
+
+
+def test_journal_records_bytes_and_metadata(store: Store) -> None:
+    when = datetime(2025, 11, 27, 9, 15, tzinfo=timezone(timedelta(hours=1)))
+    entry = store.journal(BAPLIE, channel="sftp", partner="MAEU", filename="in/baplie.edi", received_at=when,
+                          meta={"syntax": "edifact", "sender": "MAEU", "recipient": "TMPORT",
+                                "control_ref": "BAP0001", "message_refs": ["1"], "message_types": ["BAPLIE"],
+                                "sftp_user": "maeu"})
+    assert entry.sha256 == hashlib.sha256(BAPLIE).hexdigest()
+    assert entry.size == len(BAPLIE)
+    assert entry.duplicate_of is None
+    assert len(entry.id) == 26
+
+    m = store.message(entry.id)
+    assert m is not None
+    assert m.raw == BAPLIE
+    assert (m.channel, m.partner, m.filename) == ("sftp", "MAEU", "in/baplie.edi")
+    assert m.received_at == when and m.received_at.tzinfo == UTC  # kept as the same instant, in UTC
+    assert (m.syntax, m.sender, m.recipient, m.control_ref) == ("edifact", "MAEU", "TMPORT", "BAP0001")
+    assert m.message_type == "BAPLIE"  # from message_types when not given
+    assert m.message_types == ["BAPLIE"] and m.message_refs == ["1"]
+    assert m.meta == {"sftp_user": "maeu"}  # keys without a column of their own
+    assert (m.status, m.error) == ("received", None)
+    assert store.message("01NOSUCHMESSAGE000000000000") is None
+
+
+def test_journal_defaults(store: Store) -> None:
+    before = datetime.now(UTC)
+    entry = store.journal(b"<x/>", channel="http")
+    m = store.message(entry.id)
+    assert m is not None
+    assert before <= m.received_at <= datetime.now(UTC)
+    assert m.partner is m.filename is m.syntax is m.message_types is m.meta is None
+
+
+def test_journal_refuses_unknown_channel_and_naive_time(store: Store) -> None:
+    with pytest.raises(ValueError, match="unknown channel 'fax'"):
+        store.journal(b"x", channel="fax")
+    with pytest.raises(StatementError, match="naive datetime"):
+        store.journal(b"x", channel="cli", received_at=datetime(2025, 1, 1))
+    assert store.counts()["messages"] == 0
+
+
+def test_duplicates_are_recorded_and_flagged(store: Store) -> None:
+    first = store.journal(BAPLIE, channel="sftp", partner="MAEU")
+    other = store.journal(BAPLIE + b"\n", channel="sftp", partner="MAEU")
+    second = store.journal(BAPLIE, channel="amqp", partner="MAEU")
+    third = store.journal(BAPLIE, channel="sftp", partner="MAEU")
+    assert other.duplicate_of is None
+    assert second.duplicate_of == first.id
+    assert third.duplicate_of == first.id  # always the original, not the previous copy
+    assert len({first.id, second.id, third.id}) == 3
+    m = store.message(second.id)
+    assert m is not None and m.duplicate_of == first.id and m.raw == BAPLIE and m.channel == "amqp"
+    counts = store.counts()
+    assert counts["messages"] == 4 and counts["message_bodies"] == 4 and counts["messages_duplicate"] == 2
+
+
+def test_concurrent_journal_of_the_same_bytes_has_one_original(store: Store) -> None:
+    workers = 8
+    barrier = threading.Barrier(workers)
+    entries = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        barrier.wait()
+        entry = store.journal(BAPLIE, channel="amqp")
+        with lock:
+            entries.append(entry)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    originals = [e for e in entries if e.duplicate_of is None]
+    assert len(entries) == workers and len(originals) == 1
+    assert all(e.duplicate_of == originals[0].id for e in entries if e is not originals[0])
+
+
+def test_large_message_round_trip(store: Store) -> None:
+    raw = os.urandom(10 * 1024 * 1024)  # incompressible, every byte value
+    entry = store.journal(raw, channel="sftp", filename="big-baplie.edi")
+    assert entry.size == len(raw)
+    m = store.message(entry.id)
+    assert m is not None and m.raw == raw and m.size == len(raw)
+    assert m.sha256 == hashlib.sha256(raw).hexdigest()
+    store.set_status(entry.id, "validated")  # the status lives apart from the body
+    assert store.messages_in_status("validated")[0].raw is None
+
+
+def test_set_status_and_error(store: Store) -> None:
+    entry = store.journal(BAPLIE, channel="folder")
+    store.set_status(entry.id, "failed", "mapping BAPLIE-SMDG22: no vessel in TDT")
+    m = store.message(entry.id, raw=False)
+    assert m is not None and m.raw is None
+    assert (m.status, m.error) == ("failed", "mapping BAPLIE-SMDG22: no vessel in TDT")
+    assert m.status_at >= m.received_at
+    store.set_status(entry.id, "validated")
+    m = store.message(entry.id)
+    assert m is not None and (m.status, m.error) == ("validated", None)
+    with pytest.raises(ValueError, match="unknown message status 'done'"):
+        store.set_status(entry.id, "done")
+    with pytest.raises(NotFound):
+        store.set_status("01NOSUCHMESSAGE000000000000", "validated")
+
+
+def test_set_meta_fills_envelope_and_merges_extra(store: Store) -> None:
+    entry = store.journal(BAPLIE, channel="amqp", meta={"amqp_message_id": "a1"})
+    store.set_meta(entry.id, {"syntax": "edifact", "control_ref": "BAP0001", "message_types": ["BAPLIE"],
+                              "directory": "D95B"})
+    m = store.message(entry.id)
+    assert m is not None
+    assert (m.syntax, m.control_ref, m.message_type) == ("edifact", "BAP0001", "BAPLIE")
+    assert m.meta == {"amqp_message_id": "a1", "directory": "D95B"}
+    with pytest.raises(NotFound):
+        store.set_meta("01NOSUCHMESSAGE000000000000", {"syntax": "xml"})
+
+
+def test_reports_are_replaced_not_added(store: Store) -> None:
+    entry = store.journal(BAPLIE, channel="sftp")
+    assert store.report(entry.id) is None
+    first = {"syntax": "edifact", "accepted": False, "issues": [{"code": "too-long", "segment": 12}]}
+    store.save_report(entry.id, first, accepted=False)
+    assert store.report(entry.id) == (first, False)
+    second = {"syntax": "edifact", "accepted": True, "issues": [], "note": "Tanger Méditerranée"}
+    store.save_report(entry.id, second, accepted=True)
+    assert store.report(entry.id) == (second, True)
+    assert store.counts()["reports"] == 1
+
+
+def test_messages_in_status_oldest_first_without_bodies(store: Store) -> None:
+    base = datetime(2025, 11, 27, 8, 0, tzinfo=UTC)
+    ids = [store.journal(f"msg {i}".encode(), channel="sftp", received_at=base + timedelta(minutes=10 - i)).id
+           for i in range(5)]
+    store.set_status(ids[2], "validated")
+    received = store.messages_in_status("received", limit=10)
+    assert [m.id for m in received] == [ids[4], ids[3], ids[1], ids[0]]
+    assert all(m.raw is None for m in received)
+    assert [m.id for m in store.messages_in_status("received", limit=2)] == [ids[4], ids[3]]
+    assert [m.id for m in store.messages_in_status("validated")] == [ids[2]]
+    assert store.messages_in_status("failed") == []
+    with pytest.raises(ValueError):
+        store.messages_in_status("parked")
+
+
+def test_claiming_work_with_skip_locked(store: Store) -> None:
+    if store.backend != "postgresql":
+        pytest.skip("SKIP LOCKED is for several processes on PostgreSQL; SQLite writers are exclusive")
+    ids = [store.journal(f"msg {i}".encode(), channel="sftp").id for i in range(4)]
+    with store.transaction() as a, store.transaction() as b:
+        claimed_a = [m.id for m in a.messages_in_status("received", 2, skip_locked=True)]
+        claimed_b = [m.id for m in b.messages_in_status("received", 10, skip_locked=True)]
+    assert claimed_a == ids[:2]
+    assert claimed_b == ids[2:]
+
+
+def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        entry = tx.journal(BAPLIE, channel="sftp")
+        tx.set_status(entry.id, "validated")
+        raise RuntimeError("crash before commit")
+    assert store.counts()["messages"] == 0 and store.counts()["message_bodies"] == 0
+
+
+def test_counts(store: Store) -> None:
+    a = store.journal(b"a", channel="cli")
+    store.journal(b"b", channel="cli")
+    store.journal(b"a", channel="cli")
+    store.set_status(a.id, "correlated")
+    counts = store.counts()
+    assert counts["messages"] == 3
+    assert {s: counts[f"messages_{s}"] for s in STATUSES} == {
+        "received": 2, "validated": 0, "mapped": 0, "correlated": 1, "failed": 0}
+    assert counts["messages_duplicate"] == 1
+    assert {"reports", "dossiers", "correlation_keys", "events", "discrepancies"} <= counts.keys()

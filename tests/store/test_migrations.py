@@ -1,0 +1,105 @@
+"""Migrating, re-opening, and the operator's Alembic command, on both backends."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from hub.store import StoreError, open_store
+from hub.store.__main__ import main as alembic_main
+from hub.store.engine import create_engine, migrate
+from hub.store.schema import metadata
+
+TABLES = {"messages", "message_bodies", "reports", "dossiers", "correlation_keys", "events", "discrepancies"}
+
+
+def revision(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return []
+            return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_first_open_migrates_an_empty_database(empty_url: str) -> None:
+    assert revision(empty_url) == []
+    with open_store(empty_url) as store:
+        assert TABLES <= set(sa.inspect(store.engine).get_table_names())
+        assert store.counts()["messages"] == 0
+    assert revision(empty_url) == ["0001"]
+
+
+def test_migrations_match_the_schema_module(empty_url: str) -> None:
+    with open_store(empty_url) as store, store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(empty_url: str) -> None:
+    with open_store(empty_url) as store:
+        entry = store.journal(b"UNB+UNOA:2'", channel="sftp")
+    for _ in range(2):
+        with open_store(empty_url) as store:
+            assert migrate(store.engine) == ["0001"]  # already at head: nothing to do
+            message = store.message(entry.id)
+            assert message is not None and message.raw == b"UNB+UNOA:2'"
+    assert revision(empty_url) == ["0001"]
+
+
+def test_processes_starting_together_migrate_once(empty_url: str) -> None:
+    workers = 4
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            open_store(empty_url).close()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert revision(empty_url) == ["0001"]
+
+
+def test_a_database_from_a_newer_hub_is_refused(empty_url: str) -> None:
+    open_store(empty_url).close()
+    engine = create_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'fe12ab34'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision fe12ab34, which this version of the hub does not know"):
+        open_store(empty_url)
+
+
+def test_operator_command(empty_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
+    assert revision(empty_url) == ["0001"]
+    capsys.readouterr()
+    alembic_main(["--url", empty_url, "current"])
+    assert "0001 (head)" in capsys.readouterr().out
+    alembic_main(["-q", "--url", empty_url, "downgrade", "base"])
+    assert revision(empty_url) == []
+    engine = create_engine(empty_url)
+    assert not TABLES & set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+    with open_store(empty_url) as store:  # and the hub migrates it again by itself
+        assert store.counts()["dossiers"] == 0
+
+
+def test_operator_command_prints_sql_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    alembic_main(["-q", "--url", "postgresql://hub@db.invalid/hub", "upgrade", "head", "--sql"])
+    out = capsys.readouterr().out
+    assert "CREATE TABLE messages" in out and "JSONB" in out and "INSERT INTO alembic_version" in out
