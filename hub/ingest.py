@@ -37,17 +37,16 @@ def map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappin
     return report, map_edifact(located, catalog.mappings(), catalog.directory)
 
 
-def _journal_id(message_id: str | None) -> str | None:
-    """The journal entry of a message id: several messages of one file are '<entry>.<n>'."""
-    return message_id.split(".", 1)[0] if message_id else None
-
-
 class StoreRepository:
     """`hub.dossier.correlate.Repository` over one store transaction."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, content_id: str = "", journal_id: str | None = None) -> None:
         self.tx = tx
         self.versions: dict[str, int] = {}
+        # Messages are known to correlation by a content id (same bytes, same id, whatever the order
+        # or the database); events of the message being processed point to its journal entry.
+        self.content_id = content_id
+        self.journal_id = journal_id
 
     def find(self, kind: str, key_type: str, value: str) -> list[str]:
         return self.tx.find_dossier_ids(key_type, value, kind=kind)
@@ -73,7 +72,7 @@ class StoreRepository:
         events = stored["dossier"].get("events") or []
         self.tx.add_events({"id": e["id"], "dossier_id": dossier_id, "type": e["type"],
                             "event_time": Stamp.from_dict(e["time"]).as_datetime() if e.get("time") else None,
-                            "message_id": _journal_id(e.get("source_message_id")),
+                            "message_id": self._journal_id(e.get("source_message_id")),
                             "detail": e.get("detail") or None}
                            for e in events)
         current = {d["id"] for d in stored["dossier"].get("discrepancies") or []}
@@ -84,6 +83,13 @@ class StoreRepository:
         for d in self.tx.discrepancies_for(dossier_id, status="open"):
             if d["key"] not in current:
                 self.tx.set_discrepancy_status(d["id"], "resolved")
+
+    def _journal_id(self, message_id: str | None) -> str | None:
+        """The journal entry of an event's message: the current one's; earlier messages' events are
+        already stored (add_events skips them)."""
+        if message_id and self.content_id and message_id.split(".", 1)[0] == self.content_id:
+            return self.journal_id
+        return None
 
     def delete(self, dossier_id: str) -> None:
         self.tx.delete_dossier(dossier_id)
@@ -127,12 +133,13 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
         if not report.accepted:
             tx.set_status(entry.id, "failed", "rejected by validation")
             return result
-        repo = StoreRepository(tx)
+        content_id = "M" + entry.sha256[:20]
+        repo = StoreRepository(tx, content_id, entry.id)
         received = entry.received_at.isoformat()
         for n, m in enumerate(mappings):
             if m.document is None:
                 continue
-            mid = entry.id if len(mappings) == 1 else f"{entry.id}.{n + 1}"
+            mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
             src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
             result.outcomes.append(correlate(repo, src, m.document))
         tx.set_status(entry.id, "correlated")

@@ -167,6 +167,24 @@ def _consignments_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 if item.get("container"):
                     entry["equipment"] = [item["container"]]
                 out.append({"master_bl": bl, kind: [entry]})
+    return _one_per_consignment(out)
+
+
+def _one_per_consignment(fragments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge the fragments of one message that share a key: a dossier keeps one fragment per message,
+    so a second one would replace the first. Lists are concatenated; the first value of a field stays."""
+    out: list[dict[str, Any]] = []
+    for frag in fragments:
+        keys_of = set(_consignment_keys(frag))
+        into = next((o for o in out if keys_of & set(_consignment_keys(o))), None)
+        if into is None:
+            out.append(frag)
+            continue
+        for k, v in frag.items():
+            if isinstance(v, list):
+                into[k] = [*(into.get(k) or []), *v]
+            else:
+                into.setdefault(k, v)
     return out
 
 
@@ -187,7 +205,7 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
             out.notes.append("the message names a vessel but no port and voyage or port call reference: "
                              "it was not attached to a vessel call")
     for c in _consignments_of(doc):
-        frag = {"consignment": c, "kind": kind, "call_id": call_id}
+        frag = {"consignment": c, "kind": kind, "call_id": call_id, "call_port": call.get("port")}
         cid = _attach(repo, "consignment", _consignment_keys(c), source, frag, out)
         out.consignments.append(cid)
     # Calls whose consignments changed get their discrepancies recomputed.
@@ -361,7 +379,8 @@ def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any]) -> No
         bp.add(StowageRecord(
             cell=r["cell"], equipment_number=r.get("equipment"), size_type=r.get("size_type"),
             pol=r.get("pol"), pod=r.get("pod"), final_pod=r.get("final_pod"),
-            transhipment_port=r.get("transhipment_port"), gross_weight=r.get("gross_weight"), vgm=r.get("vgm"),
+            transhipment_port=r.get("transhipment_port"), gross_weight=_num(r.get("gross_weight")),
+            vgm=_num(r.get("vgm")),
             temperature=Temperature(value=float(r["temperature"]), unit=r.get("temperature_unit") or "CEL")
             if r.get("temperature") is not None else None,
             dg=[_dg(d) for d in r.get("dg") or ()],
@@ -372,6 +391,11 @@ def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any]) -> No
             handling=[r["handling"]] if r.get("handling") else []))
     vc.bayplans.append(bp)
     vc.record_source(f"bayplans[{bp.id}]", src.message_id)
+
+
+def _num(v: Any) -> float | None:
+    """Numbers as the model stores them (floats), so a dossier built now equals one read back."""
+    return float(v) if isinstance(v, (int, float)) else None
 
 
 def _dg(d: dict[str, Any]) -> DangerousGoods:
@@ -451,6 +475,7 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
     procedures: dict[str, Procedure] = {}
     releases: dict[str, Release] = {}
     equipment: set[str] = set()
+    explicit_direction = False
     for src, frag in items:
         mid = src.message_id
         c = frag["consignment"]
@@ -474,6 +499,16 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
         if c.get("direction") in {d.value for d in Direction}:
             cd.direction = Direction(c["direction"])
             cd.record_source("direction", mid)
+            explicit_direction = True
+        elif not explicit_direction and frag.get("call_port"):
+            # Not stated: the route says it, seen from the port of the call the message is about.
+            port = frag["call_port"]
+            inferred = (Direction.IMPORT if c.get("pod") == port or c.get("place_of_delivery") == port
+                        else Direction.EXPORT if c.get("pol") == port or c.get("place_of_receipt") == port
+                        else None)
+            if inferred is not None:
+                cd.direction = inferred
+                cd.record_source("direction", mid)
         for h in c.get("house_bls") or ():
             cd.house_bls.append(keys.normalise_bl(h))
         for f, role in (("place_of_receipt", "88"), ("pol", "9"), ("pod", "11"), ("place_of_delivery", "7")):
@@ -492,8 +527,8 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
             no = int(g.get("item_no") or k) if str(g.get("item_no") or k).isdigit() else k
             goods[no] = GoodsItem(item_no=no, packages=int(g["packages"]) if g.get("packages") is not None else None,
                                   package_type=g.get("package_type"), description=g.get("description"),
-                                  hs_code=g.get("hs_code"), gross_weight=g.get("gross_weight"),
-                                  net_weight=g.get("net_weight"), volume=g.get("volume"),
+                                  hs_code=g.get("hs_code"), gross_weight=_num(g.get("gross_weight")),
+                                  net_weight=_num(g.get("net_weight")), volume=_num(g.get("volume")),
                                   marks=[g["marks"]] if g.get("marks") else [],
                                   dg=[_dg(d) for d in g.get("dg") or ()])
             cd.record_source(f"goods_items[{no}]", mid)
@@ -507,6 +542,9 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
                              lodged_at=_stamp(p.get("lodged_at")), decided_at=_stamp(p.get("decided_at")),
                              source=mid)
             procedures[proc.key()] = proc
+            if proc.status == "released":  # a customs decision to release is a release
+                rel = Release(kind="customs", reference=proc.reference, released_at=proc.decided_at, source=mid)
+                releases[rel.key()] = rel
         for r in c.get("releases") or ():
             rel = Release(kind=r.get("kind", "customs"), reference=r.get("reference"),
                           released_at=_stamp(r.get("released_at")), equipment=sorted(r.get("equipment") or []),
@@ -526,29 +564,34 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
 
 def _consignment_events(cid: str, src: SourceMessage, frag: dict[str, Any]) -> list[Event]:
     kind = frag.get("kind")
+    # Event ids name the consignment by its keys, not by its hub id (which depends on arrival order).
+    who = "|".join(f"{t}={v}" for t, v in sorted(_consignment_keys(frag["consignment"])))
     out = []
     if kind in CONSIGNMENT_EVENTS:
         t = CONSIGNMENT_EVENTS[kind]
-        out.append(Event(id=stable_id("ev", src.message_id, cid, t), dossier_id=cid, type=t, time=src.issued_at,
+        out.append(Event(id=stable_id("ev", src.message_id, who, t), dossier_id=cid, type=t, time=src.issued_at,
                          source_message_id=src.message_id))
     c = frag["consignment"]
-    for r in c.get("releases") or ():
-        out.append(Event(id=stable_id("ev", src.message_id, cid, "released", r.get("reference") or ""),
+    released = [dict(r) for r in c.get("releases") or ()]
+    released += [{"reference": p.get("reference"), "released_at": p.get("decided_at"), "kind": "customs"}
+                 for p in c.get("procedures") or () if p.get("status") == "released"]
+    for r in released:
+        out.append(Event(id=stable_id("ev", src.message_id, who, "released", r.get("reference") or ""),
                          dossier_id=cid, type="released", time=_stamp(r.get("released_at")) or src.issued_at,
                          source_message_id=src.message_id, detail={"kind": r.get("kind", "customs")}))
     for p in c.get("procedures") or ():
         if p.get("status") in ("under_control", "inspection"):
-            out.append(Event(id=stable_id("ev", src.message_id, cid, "inspection", p.get("reference") or ""),
+            out.append(Event(id=stable_id("ev", src.message_id, who, "inspection", p.get("reference") or ""),
                              dossier_id=cid, type="inspection_ordered", time=src.issued_at,
                              source_message_id=src.message_id))
     for mv in c.get("movements") or ():
         moved = MOVEMENT_EVENTS.get(mv.get("movement", ""))
         if moved:
-            out.append(Event(id=stable_id("ev", src.message_id, cid, moved, mv.get("number") or ""),
+            out.append(Event(id=stable_id("ev", src.message_id, who, moved, mv.get("number") or ""),
                              dossier_id=cid, type=moved, time=_stamp(mv.get("movement_time")) or src.issued_at,
                              source_message_id=src.message_id, detail={"container": mv.get("number") or ""}))
     if src.function == "cancellation":
-        out.append(Event(id=stable_id("ev", src.message_id, cid, "cancelled"), dossier_id=cid, type="cancelled",
+        out.append(Event(id=stable_id("ev", src.message_id, who, "cancelled"), dossier_id=cid, type="cancelled",
                          time=src.issued_at, source_message_id=src.message_id))
     return out
 
@@ -625,7 +668,7 @@ def call_discrepancies(vc: VesselCall, consignments: list[ConsignmentDossier],
     for r in stowage:
         n = r.equipment_number
         assert n is not None
-        k = {"call": vc.id, "container": n}
+        k = {"container": n}  # the discrepancy lives on the call: its id need not (and must not) name it
         if has_manifest and r.full_empty is not FullEmpty.EMPTY and r.pod == vc.port and n not in manifested:
             out.append(Discrepancy(id=discrepancy_id("container_not_manifested", k), type="container_not_manifested",
                                    keys=k, severity=DiscrepancySeverity.ERROR,

@@ -106,6 +106,7 @@ class Scan:
     una_offset: int | None = None  # character offset of the UNA in text, if any
     issues: list[Issue] = field(default_factory=list)
     _byte_starts: list[int] | None = None
+    _line_ends: list[int] | None = None
     _char_marks: list[int] = field(default_factory=list)
 
     @property
@@ -137,9 +138,11 @@ class Scan:
         return len(span.encode("utf-8", "surrogateescape")) - 2 * stand_ins
 
     def line(self, char_offset: int) -> int:
-        """Line of an offset; CR LF, lone CR and lone LF each end a line."""
-        return (self.text.count("\n", 0, char_offset) + self.text.count("\r", 0, char_offset)
-                - self.text.count("\r\n", 0, char_offset) + 1)
+        """Line of an offset; CR LF, lone CR and lone LF each end a line. The line ends are found
+        once, so numbering every segment of a large file stays linear."""
+        if self._line_ends is None:
+            self._line_ends = [m.start() for m in re.finditer("\r\n|\r|\n", self.text)]
+        return bisect_right(self._line_ends, char_offset - 1) + 1
 
     def tag(self, i: int) -> str:
         seg = self.segments[i]

@@ -117,7 +117,6 @@ class _Validator:
         self.opts = opts
         self.report = report
         self.tags = [s[:3] for s in sc.segments]
-        self._newlines: list[int] | None = None
         self.ics: list[_Ic] = []
         self._ic_starts: list[int] | None = None
         self._msgs: list[_Msg] = []
@@ -126,9 +125,7 @@ class _Validator:
     # --- positions -----------------------------------------------------------------------------
 
     def line(self, char_offset: int) -> int:
-        if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer("\r\n|\r|\n", self.sc.text)]
-        return bisect_right(self._newlines, char_offset - 1) + 1
+        return self.sc.line(char_offset)
 
     def at(self, code: Code, message: str, index: int | None, *, msg: _Msg | None = None,
            element: int | None = None, component: int | None = None, tag: str | None = None,

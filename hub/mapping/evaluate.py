@@ -7,6 +7,7 @@ No I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -239,6 +240,9 @@ def convert(raw: str, vs: ValueSpec, lookup: Callable[[str], str | None]) -> Any
     if kind == "flag":
         return raw.strip().lower() not in ("", "0", "false", "no", "n")
     if kind == "stamp":
+        given = vs.format or (lookup(vs.format_from) if vs.format_from else None)
+        if given == "xsd" or (given is None and _XML_DATE.match(raw)):
+            return keys.parse_xml_datetime(raw).to_dict()  # xsd:date / xsd:dateTime
         fmt = vs.format or (lookup(vs.format_from) if vs.format_from else None) or _guess_format(raw)
         return keys.parse_edifact_datetime(raw, fmt).to_dict()
     if kind == "container":
@@ -253,6 +257,9 @@ def convert(raw: str, vs: ValueSpec, lookup: Callable[[str], str | None]) -> Any
     if kind == "imo":
         return keys.normalise_imo(raw) or raw
     raise ValueError(f"unknown conversion {kind!r}")
+
+
+_XML_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _guess_format(raw: str) -> str:

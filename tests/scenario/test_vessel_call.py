@@ -1,0 +1,152 @@
+"""One vessel call end to end: the ATLAS TANGIER, voyage 0712N/0713S, at Casablanca (MACAS).
+
+The files in data/ are our own (fictitious companies and references): a berthing request (XML), two
+export shipping instructions (IFTMIN), the import cargo manifest (CUSCAR), the arrival bayplan (BAPLIE
+SMDG 2.2), a WCO import declaration and customs' acceptance, a phytosanitary certificate (UN/CEFACT
+SPS), and two customs releases (CUSRES), one of them for a B/L no manifest knows.
+
+Planted in the bayplan, one discrepancy of each kind: AMLU4571202 weighs 27,900 kg against the
+manifest's 24,150 (weight_mismatch); CSLU9130477 is discharged at ESALG while its B/L goes to MACAS
+(pod_mismatch); TNGU4102863 is full, for MACAS, in no manifest (container_not_manifested). The
+second release names B/L XYZ0000999999 (unknown_bl_in_release).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.catalog import default_catalog
+from hub.ingest import ingest_bytes
+from hub.store import Store, open_store
+
+DATA = Path(__file__).parent / "data"
+FILES = sorted(DATA.iterdir())
+
+
+def _ingest(store: Store, files: list[Path]) -> None:
+    catalog = default_catalog()
+    for f in files:
+        result = ingest_bytes(f.read_bytes(), store, catalog, filename=f.name)
+        assert result.report is not None and result.report.accepted, f.name
+        assert all(m.document is not None for m in result.mappings), (f.name, result.summary())
+
+
+def _dossiers(store: Store) -> list[dict[str, Any]]:
+    calls = store.dossiers_by(port_call_ref=None, vessel_name="ATLAS TANGIER") if False else []
+    found: dict[str, dict[str, Any]] = {}
+    for key, value in (("vessel_name", "ATLAS TANGIER"), ("bl", "AMLTNG0004512"), ("bl", "CSLSHA0019876"),
+                       ("bl", "XYZ0000999999")):
+        for d in store.dossiers_by(**{key: value}):
+            found[d["id"]] = d
+    with store.transaction(write=False) as tx:
+        for booking in ("AMLCAS0098123", "AMLCAS0098124"):
+            for did in tx.find_dossier_ids("booking", booking):
+                found[did] = store.dossier(did) or {}
+    return list(calls) + list(found.values())
+
+
+def _normalised(store: Store) -> list[Any]:
+    """The dossiers with their hub-made ids replaced by what identifies them, and times of recording
+    (which depend on when the test runs) removed."""
+    docs = _dossiers(store)
+    names = {}
+    for d in docs:
+        doc = d["dossier"]
+        names[d["id"]] = "CALL" if d["kind"] == "vessel_call" else f"CS:{doc.get('master_bl') or doc.get('booking')}"
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in sorted(x.items()) if k not in ("recorded_at", "received_at")}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        if isinstance(x, str):
+            for old, new in names.items():
+                x = x.replace(old, new)
+            return x
+        return x
+
+    return sorted((clean(d["dossier"]) for d in docs), key=repr)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    return open_store(f"sqlite:///{tmp_path / 'hub.db'}")
+
+
+def test_the_call_and_its_consignments(store: Store) -> None:
+    _ingest(store, FILES)
+    calls = store.dossiers_by(vessel_name="ATLAS TANGIER", kind="vessel_call")
+    assert len(calls) == 1
+    call = calls[0]["dossier"]
+    assert call["port"] == "MACAS"
+    assert call["vessel"]["imo"] == "9312341" and call["vessel"]["call_sign"] == "CNAT7"
+    assert call["voyage_aliases"] == ["0712N", "0713S"]
+    assert call["status"] == "berth_requested"  # no arrival reported yet
+    assert {f["kind"] for f in call["formalities"]} == {"berthing_request", "import_manifest"}
+    [bayplan] = call["bayplans"]
+    assert sum(len(v) for v in bayplan["records"].values()) == 5
+
+    consignments = [d for d in _dossiers(store) if d["kind"] == "consignment"]
+    by_key = {d["dossier"].get("master_bl") or d["dossier"].get("booking"): d["dossier"] for d in consignments}
+    assert set(by_key) == {"AMLTNG0004512", "CSLSHA0019876", "AMLCAS0098123", "AMLCAS0098124",
+                           "XYZ0000999999"}
+    for key in ("AMLTNG0004512", "CSLSHA0019876", "AMLCAS0098123", "AMLCAS0098124"):
+        assert by_key[key]["call_id"] == calls[0]["id"], key
+    # the manifested, declared, accepted and released import consignment
+    released = by_key["AMLTNG0004512"]
+    assert released["direction"] == "import" and released["status"] == "released"
+    assert [p["kind"] for p in released["procedures"]] == ["customs_declaration", "customs_declaration"] or \
+        {p["kind"] for p in released["procedures"]} == {"customs_declaration"}
+    assert released["releases"] and released["equipment"] == ["AMLU4571202"]
+    # the certificate went to its B/L's dossier
+    assert by_key["CSLSHA0019876"]["status"] == "pre_clearance_ok"
+    assert any(p["kind"] == "sps_certificate" for p in by_key["CSLSHA0019876"]["procedures"])
+    # the export instructions for the outbound voyage
+    assert by_key["AMLCAS0098123"]["direction"] == "export"
+    assert by_key["AMLCAS0098123"]["status"] == "si_received"
+
+
+def test_timeline_is_in_time_order(store: Store) -> None:
+    _ingest(store, FILES)
+    [call] = store.dossiers_by(vessel_name="ATLAS TANGIER", kind="vessel_call")
+    events = store.events_for(call["id"])
+    times = [e["event_time"] for e in events if e["event_time"] is not None]
+    assert times == sorted(times) and len(times) >= 5
+    assert {"berthing_requested", "bayplan_received", "manifested", "eta"} <= {e["type"] for e in events}
+
+
+def test_one_discrepancy_of_each_kind(store: Store) -> None:
+    _ingest(store, FILES)
+    [call] = store.dossiers_by(vessel_name="ATLAS TANGIER", kind="vessel_call")
+    found = {(d["type"], d["keys"].get("container")) for d in call["dossier"]["discrepancies"]}
+    assert found == {("weight_mismatch", "AMLU4571202"), ("pod_mismatch", "CSLU9130477"),
+                     ("container_not_manifested", "TNGU4102863")}
+    [unknown] = store.dossiers_by(bl="XYZ0000999999")
+    assert [d["type"] for d in unknown["dossier"]["discrepancies"]] == ["unknown_bl_in_release"]
+    # and the store's discrepancy table holds them open
+    assert {d["type"] for d in store.discrepancies_for(call["id"], status="open")} == {
+        "weight_mismatch", "pod_mismatch", "container_not_manifested"}
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled-1", "shuffled-2"])
+def test_any_order_gives_the_same_dossiers(tmp_path: Path, order: str) -> None:
+    first = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    _ingest(first, FILES)
+    files = FILES[::-1] if order == "reversed" else random.Random(order).sample(FILES, len(FILES))
+    second = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    _ingest(second, files)
+    assert _normalised(first) == _normalised(second)
+
+
+def test_ingesting_again_changes_nothing(store: Store) -> None:
+    _ingest(store, FILES)
+    before = _normalised(store)
+    catalog = default_catalog()
+    for f in FILES:
+        result = ingest_bytes(f.read_bytes(), store, catalog, filename=f.name)
+        assert result.duplicate_of is not None
+    assert _normalised(store) == before
