@@ -35,6 +35,20 @@ def _files(paths: Sequence[str]) -> Iterator[tuple[str, Path | None]]:
             yield p, None
 
 
+def _inputs(paths: Sequence[str]) -> Iterator[tuple[str, Path | None, bytes | None]]:
+    """Each input file with its bytes; None bytes (after saying why on stderr) when unreadable."""
+    for name, path in _files(paths):
+        if path is None:
+            print(f"hub: {name}: no such file or folder", file=sys.stderr)
+            yield name, None, None
+            continue
+        try:
+            yield name, path, path.read_bytes()
+        except OSError as e:
+            print(f"hub: {name}: cannot read: {e.strerror}", file=sys.stderr)
+            yield name, path, None
+
+
 def _looks_like_data(path: Path) -> bool:
     with path.open("rb") as f:
         head = f.read(16).lstrip(b"\xef\xbb\xbf \r\n\t")
@@ -55,15 +69,8 @@ def validate_bytes(data: bytes) -> Report:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    for name, path in _files(args.paths):
-        if path is None:
-            print(f"hub: {name}: no such file or folder", file=sys.stderr)
-            status = EXIT_USAGE
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            print(f"hub: {name}: cannot read: {e.strerror}", file=sys.stderr)
+    for name, _, data in _inputs(args.paths):
+        if data is None:
             status = EXIT_USAGE
             continue
         report = validate_bytes(data)
@@ -114,15 +121,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     for fname, problems in sorted(registry.problems.items()):
         print(f"hub: mappings/{fname} refused: " + "; ".join(problems), file=sys.stderr)
     status = EXIT_OK
-    for name, path in _files(args.paths):
-        if path is None:
-            print(f"hub: {name}: no such file or folder", file=sys.stderr)
-            status = EXIT_USAGE
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            print(f"hub: {name}: cannot read: {e.strerror}", file=sys.stderr)
+    for name, _, data in _inputs(args.paths):
+        if data is None:
             status = EXIT_USAGE
             continue
         report, mappings = map_bytes(data, catalog)
@@ -148,15 +148,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     catalog = default_catalog()
     store = _open_store(args)
     status = EXIT_OK
-    for name, path in _files(args.paths):
-        if path is None:
-            print(f"hub: {name}: no such file or folder", file=sys.stderr)
-            status = EXIT_USAGE
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            print(f"hub: {name}: cannot read: {e.strerror}", file=sys.stderr)
+    for name, path, data in _inputs(args.paths):
+        if data is None or path is None:
             status = EXIT_USAGE
             continue
         result = ingest_bytes(data, store, catalog, channel="folder", filename=path.name)

@@ -20,17 +20,43 @@ from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 WEIGHT_UNITS = {"KGM": 1.0, "TNE": 1000.0, "LBR": 0.45359237, "GRM": 0.001}
 
 
-@dataclass
+_POSITIONS: dict[str, tuple[int, int]] = {}
+
+
+def _position(pos: str) -> tuple[int, int]:
+    """'2.1' -> (1, 0), parsed once per distinct position."""
+    hit = _POSITIONS.get(pos)
+    if hit is None:
+        el, _, comp = pos.partition(".")
+        hit = _POSITIONS[pos] = (int(el) - 1, int(comp or 1) - 1)
+    return hit
+
+
 class SegView:
-    tag: str
-    elements: list[list[str]]  # first repetition of each element, components unescaped
-    index: int  # segment number in the message, UNH = 1
+    """One segment of a message, its elements split only when a rule first reads them."""
+
+    __slots__ = ("tag", "index", "_scan", "_at", "_elements")
+
+    def __init__(self, tag: str, index: int, scan: Scan, at: int) -> None:
+        self.tag = tag
+        self.index = index  # segment number in the message, UNH = 1
+        self._scan = scan
+        self._at = at  # index in scan.segments
+        self._elements: list[list[str]] | None = None
+
+    @property
+    def elements(self) -> list[list[str]]:
+        """First repetition of each element, components unescaped."""
+        if self._elements is None:
+            sc = self._scan
+            self._elements = [[sc.unescape(v) for v in el[0]] for el in sc.elements(self._at)]
+        return self._elements
 
     def get(self, pos: str) -> str | None:
-        el, _, comp = pos.partition(".")
-        e, c = int(el) - 1, int(comp or 1) - 1
-        if e < len(self.elements) and c < len(self.elements[e]):
-            return self.elements[e][c] or None
+        e, c = _position(pos)
+        els = self.elements
+        if e < len(els) and c < len(els[e]):
+            return els[e][c] or None
         return None
 
 
@@ -39,6 +65,7 @@ class GroupNode:
     number: int
     segments: list[SegView] = field(default_factory=list)
     groups: dict[int, list[GroupNode]] = field(default_factory=dict)
+    by_tag: dict[str, list[SegView]] = field(default_factory=dict)
 
 
 def message_tree(sc: Scan, start: int, end: int, directory: Directory, message: str) -> GroupNode:
@@ -48,21 +75,25 @@ def message_tree(sc: Scan, start: int, end: int, directory: Directory, message: 
     StructureWalk(directory.messages[message], directory.segments).walk(tags, placements)
     root = GroupNode(0)
     open_nodes: dict[tuple[tuple[int, int], ...], GroupNode] = {(): root}
+    last_path: tuple[tuple[int, int], ...] | None = ()
+    node = root
     for k, path in enumerate(placements):
         if path is None:
             continue  # a misplaced segment: reported by validation, not mapped
-        node = root
-        for depth in range(1, len(path) + 1):
-            key = path[:depth]
-            child = open_nodes.get(key)
-            if child is None:
-                child = GroupNode(key[-1][0])
-                node.groups.setdefault(child.number, []).append(child)
-                open_nodes[key] = child
-            node = child
-        i = start + k
-        els = [[sc.unescape(v) for v in el[0]] for el in sc.elements(i)]
-        node.segments.append(SegView(tags[k], els, k + 1))
+        if path != last_path:
+            node = root
+            for depth in range(1, len(path) + 1):
+                key = path[:depth]
+                child = open_nodes.get(key)
+                if child is None:
+                    child = GroupNode(key[-1][0])
+                    node.groups.setdefault(child.number, []).append(child)
+                    open_nodes[key] = child
+                node = child
+            last_path = path
+        view = SegView(tags[k], k + 1, sc, start + k)
+        node.segments.append(view)
+        node.by_tag.setdefault(view.tag, []).append(view)
     return root
 
 
@@ -82,8 +113,10 @@ class EdifactSource:
             yield from self._walk(child, parts[1:])
 
     def items(self, ctx: GroupNode, path: str) -> list[SegView]:
+        if "/" not in path:
+            return ctx.by_tag.get(path, [])
         *groups, tag = path.split("/")
-        return [s for node in self._walk(ctx, groups) for s in node.segments if s.tag == tag]
+        return [s for node in self._walk(ctx, groups) for s in node.by_tag.get(tag, ())]
 
     def groups(self, ctx: GroupNode, path: str) -> list[GroupNode]:
         return list(self._walk(ctx, path.split("/")))

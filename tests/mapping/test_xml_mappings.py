@@ -11,8 +11,6 @@ is how the response spec is tried on real notifications. The corpus is read in p
 
 from __future__ import annotations
 
-import copy
-import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +20,12 @@ import pytest
 from lxml import etree
 
 from hub.catalog import default_catalog
-from hub.dossier.correlate import Key, correlate, source_of
+from hub.dossier.correlate import correlate, source_of
 from hub.ingest import map_bytes
 from hub.mapping.run import MessageMapping
 from hub.xml import validate_document
 from tests.corpus import CORPUS, ROOT
+from tests.memory_repository import MemoryRepository
 
 SAMPLES = ROOT / "samples" / "xml"
 HMRC = CORPUS / "hmrc__customs-declarations"
@@ -579,37 +578,6 @@ def test_mattilsynet_certificate_maps() -> None:
 
 
 # --- correlation ---------------------------------------------------------------------------------------
-
-
-class MemoryRepository:
-    """`hub.dossier.correlate.Repository` in a dict."""
-
-    def __init__(self) -> None:
-        self.stored: dict[str, dict[str, Any]] = {}
-        self.index: dict[str, tuple[str, list[Key]]] = {}
-        self.counter = itertools.count(1)
-
-    def find(self, kind: str, key_type: str, value: str) -> list[str]:
-        return sorted(i for i, (k, keys) in self.index.items()
-                      if k == kind and any(t == key_type and v == value for t, v, _ in keys))
-
-    def load(self, dossier_id: str) -> dict[str, Any] | None:
-        found = self.stored.get(dossier_id)
-        return copy.deepcopy(found) if found is not None else None
-
-    def save(self, dossier_id: str, kind: str, stored: dict[str, Any], index: list[Key]) -> None:
-        self.stored[dossier_id] = copy.deepcopy(stored)
-        self.index[dossier_id] = (kind, list(index))
-
-    def delete(self, dossier_id: str) -> None:
-        self.stored.pop(dossier_id, None)
-        self.index.pop(dossier_id, None)
-
-    def new_id(self, kind: str) -> str:
-        return ("VC-" if kind == "vessel_call" else "CS-") + str(next(self.counter))
-
-    def dossiers(self, kind: str) -> list[dict[str, Any]]:
-        return [self.stored[i]["dossier"] for i, (k, _) in sorted(self.index.items()) if k == kind]
 
 
 def _ingest(repo: MemoryRepository, files: list[tuple[str, bytes]]) -> None:
