@@ -174,17 +174,21 @@ def _one_per_consignment(fragments: list[dict[str, Any]]) -> list[dict[str, Any]
     """Merge the fragments of one message that share a key: a dossier keeps one fragment per message,
     so a second one would replace the first. Lists are concatenated; the first value of a field stays."""
     out: list[dict[str, Any]] = []
+    owner: dict[tuple[str, str], dict[str, Any]] = {}  # key -> the fragment holding it
     for frag in fragments:
-        keys_of = set(_consignment_keys(frag))
-        into = next((o for o in out if keys_of & set(_consignment_keys(o))), None)
+        frag_keys = _consignment_keys(frag)
+        into = next((owner[key] for key in frag_keys if key in owner), None)
         if into is None:
             out.append(frag)
-            continue
-        for k, v in frag.items():
-            if isinstance(v, list):
-                into[k] = [*(into.get(k) or []), *v]
-            else:
-                into.setdefault(k, v)
+            into = frag
+        else:
+            for k, v in frag.items():
+                if isinstance(v, list):
+                    into[k] = [*(into.get(k) or []), *v]
+                else:
+                    into.setdefault(k, v)
+        for key in frag_keys:
+            owner.setdefault(key, into)
     return out
 
 
