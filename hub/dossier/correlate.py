@@ -411,12 +411,18 @@ def _dg(d: dict[str, Any]) -> DangerousGoods:
 
 def current_stowage(vc: VesselCall) -> dict[str, list[StowageRecord]]:
     """The bayplan in force: the latest full one (by precedence), with later partial ones merged by cell."""
-    plans = sorted(vc.bayplans, key=lambda b: ((b.issued_at.utc or "") if b.issued_at else "", b.id))
+    plans = sorted(vc.bayplans, key=lambda b: ((b.issued_at.utc or "") if b.issued_at else "",
+                                               b.source_message_id))
     cells: dict[str, list[StowageRecord]] = {}
+    previous_file = None
     for b in plans:
-        if b.scope is BayplanScope.FULL:
+        # The messages of one interchange file ('<file>.<n>') are the parts of one bayplan, as SMDG
+        # splits a large ship's plan: only a full plan from another file replaces the one in force.
+        file = b.source_message_id.split(".", 1)[0]
+        if b.scope is BayplanScope.FULL and file != previous_file:
             cells = {}
         cells.update(b.records)
+        previous_file = file
     return cells
 
 

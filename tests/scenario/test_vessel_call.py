@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bench.bayplan import make_bayplan
 from hub.catalog import default_catalog
 from hub.ingest import ingest_bytes
 from hub.store import Store, open_store
@@ -150,3 +151,19 @@ def test_ingesting_again_changes_nothing(store: Store) -> None:
         result = ingest_bytes(f.read_bytes(), store, catalog, filename=f.name)
         assert result.duplicate_of is not None
     assert _normalised(store) == before
+
+
+
+def test_a_bayplan_split_over_several_messages_is_one_plan(store: Store) -> None:
+    """SMDG splits a large ship's bayplan into several BAPLIE messages of one interchange: they are
+    parts of one plan, not successive full plans replacing each other."""
+    result = ingest_bytes(make_bayplan(300, 3, 1), store, default_catalog(), filename="bayplan.edi")
+    assert result.report is not None and result.report.accepted
+    [call_id] = result.summary()["calls"]
+    call = store.dossier(call_id)
+    assert call is not None and len(call["dossier"]["bayplans"]) == 3
+    containers = sorted({r["equipment_number"] for b in call["dossier"]["bayplans"]
+                         for rs in b["records"].values() for r in rs})
+    assert len(containers) == 300
+    with store.transaction(write=False) as tx:
+        assert all(tx.find_dossier_ids("container", c) == [call_id] for c in containers)
