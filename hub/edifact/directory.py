@@ -27,7 +27,7 @@ from typing import Any
 
 from hub.edifact.guides import ElementRule, Guide
 from hub.edifact.tokenizer import Delimiters, Neutral
-from hub.report import Code, Severity
+from hub.report import Code
 
 AGENCY = "3055"
 UN_AGENCY = "6"
@@ -705,6 +705,3 @@ class StructureWalk:
         return StructureIssue(at, Code.UNKNOWN_SEGMENT,
                               f"Segment tag {tag!r} is not defined in this message's directory.", tag)
 
-
-def severity_of(code: Code) -> Severity:
-    return code.value.severity
