@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 
 from bayplan import make_bayplan  # noqa: E402
+from measure import fmt_s, timed, vm_hwm_mb  # noqa: E402
 
 RATIO_TARGET = 4.0
 MANIFEST_TARGET_S = 2.0
@@ -123,14 +123,6 @@ def make_manifest(bayplan: bytes, bls: int) -> bytes:
 
 
 # --- timing helpers --------------------------------------------------------------------------------
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return times, result
 
 
 def run_pydifact(text: str, repeat: int) -> list[float]:
@@ -216,16 +208,6 @@ def whole_path(bayplan: bytes, manifest: bytes, workdir: Path) -> dict[str, Any]
 
 # --- memory ----------------------------------------------------------------------------------------
 
-def _vm_hwm_mb() -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
 
 def child_memory(bayplan_path: str, manifest_path: str) -> None:
     """Child mode: the whole path once (bayplan then manifest, fresh store), peak RSS as JSON."""
@@ -237,7 +219,7 @@ def child_memory(bayplan_path: str, manifest_path: str) -> None:
 
     scale = 1024 if sys.platform != "darwin" else 1024 * 1024
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-    hwm_before = _vm_hwm_mb()
+    hwm_before = vm_hwm_mb()
     workdir = Path(tempfile.mkdtemp(prefix="bench-dossier-mem-"))
     try:
         t0 = time.perf_counter()
@@ -247,7 +229,7 @@ def child_memory(bayplan_path: str, manifest_path: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
     print(json.dumps({"baseline_mb": before, "peak_mb": after, "vmhwm_before_mb": hwm_before,
-                      "vmhwm_peak_mb": _vm_hwm_mb(), "seconds": seconds,
+                      "vmhwm_peak_mb": vm_hwm_mb(), "seconds": seconds,
                       "accepted": bool(r["bp"].report and r["bp"].report.accepted
                                        and r["mf"].report and r["mf"].report.accepted)}))
 
@@ -273,9 +255,6 @@ def measure_memory(bayplan: bytes, manifest: bytes) -> dict[str, Any]:
 
 
 # --- output ----------------------------------------------------------------------------------------
-
-def fmt_s(seconds: float) -> str:
-    return f"{seconds:8.3f} s"
 
 
 def show_issues(what: str, report: Any, limit: int = 15) -> None:

@@ -39,6 +39,7 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 
 from bayplan import make_bayplan  # noqa: E402
+from measure import fmt_s, timed, vm_hwm_mb  # noqa: E402
 
 RATIO_TARGET = 8.0
 MEMORY_TARGET_MB = 300.0
@@ -48,14 +49,6 @@ CONTAINERS_PER_MESSAGE = 8000  # D.95B allows 9,999 repetitions of segment group
 def messages_for(containers: int) -> int:
     return max(1, -(-containers // CONTAINERS_PER_MESSAGE))
 
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return times, result
 
 
 def load_hub_validate() -> tuple[Callable[[bytes], Any] | None, str]:
@@ -83,17 +76,6 @@ def run_pydifact(text: str, repeat: int) -> tuple[list[float], int]:
     return first + rest, count
 
 
-def _vm_hwm_mb() -> float | None:
-    """VmHWM (peak RSS of this process's own address space) from /proc, where there is one."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
 
 def child_memory(path: str) -> None:
     """Child mode: validate the file once, print peak RSS (and the baseline before validation) as JSON."""
@@ -104,13 +86,13 @@ def child_memory(path: str) -> None:
         return
     scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # Linux reports KiB, macOS bytes
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-    hwm_before = _vm_hwm_mb()
+    hwm_before = vm_hwm_mb()
     t0 = time.perf_counter()
     report = validate(data)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
     print(json.dumps({"baseline_mb": before, "peak_mb": after, "vmhwm_before_mb": hwm_before,
-                      "vmhwm_peak_mb": _vm_hwm_mb(), "accepted": bool(report.accepted),
+                      "vmhwm_peak_mb": vm_hwm_mb(), "accepted": bool(report.accepted),
                       "seconds": seconds}))
 
 
@@ -141,9 +123,6 @@ def measure_memory(data: bytes) -> dict[str, Any]:
 def mb(nbytes: int) -> float:
     return nbytes / 1e6
 
-
-def fmt_s(seconds: float) -> str:
-    return f"{seconds:8.3f} s"
 
 
 def show_issues(report: Any, limit: int = 15) -> None:
