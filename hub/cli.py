@@ -57,8 +57,9 @@ def _looks_like_data(path: Path) -> bool:
 
 def validate_bytes(data: bytes) -> Report:
     """EDIFACT or XML, told apart by the first significant byte."""
-    head = data[:64].lstrip(b"\xef\xbb\xbf \r\n\t")
-    if head.startswith(b"<"):
+    from hub.xml import looks_like_xml
+
+    if looks_like_xml(data):
         from hub.xml import validate as validate_xml
 
         return validate_xml(data)

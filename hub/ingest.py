@@ -23,10 +23,9 @@ from hub.store.store import Transaction
 def map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMapping]]:
     """Validate, then map every message that validation located (rejected ones included: a mapping
     author wants to see what they would give)."""
-    head = data[:64].lstrip(b"\xef\xbb\xbf \r\n\t")
-    if head.startswith(b"<"):
-        from hub.xml import parse_and_validate
+    from hub.xml import looks_like_xml, parse_and_validate
 
+    if looks_like_xml(data):
         report, root = parse_and_validate(data)
         if root is None:
             return report, []

@@ -15,6 +15,13 @@ from hub.xml.catalog import CatalogError, DocumentType, XsdCatalog, default_cata
 from hub.xml.safe import DEFAULT_LIMITS, Limits, Parsed, parse
 from hub.xml.validator import DocumentSummary, XmlValidation, parse_and_validate, validate, validate_document
 
+
+def looks_like_xml(data: bytes) -> bool:
+    """True when the first significant byte (after a byte-order mark and white space) opens a tag:
+    how the hub tells an XML document from an EDIFACT interchange."""
+    return data[:64].lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<")
+
+
 __all__ = [
     "DEFAULT_LIMITS",
     "CatalogError",
@@ -25,6 +32,7 @@ __all__ = [
     "XmlValidation",
     "XsdCatalog",
     "default_catalog",
+    "looks_like_xml",
     "parse",
     "parse_and_validate",
     "validate",
