@@ -17,7 +17,7 @@ from hub.dossier.keys import Stamp
 from hub.mapping.run import MessageMapping, map_edifact, map_xml
 from hub.report import Report
 from hub.store import Store
-from hub.store.store import Transaction
+from hub.store.store import JournalEntry, Transaction
 
 
 def map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMapping]]:
@@ -119,6 +119,26 @@ class Ingested:
         }
 
 
+def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[MessageMapping], *,
+                     channel: str) -> list[Outcome]:
+    """Correlate the mapped documents of one journalled message into the store, inside `tx`.
+
+    Idempotent: the message is known to correlation by its content id, so running this again for the
+    same message (after a crash, or by a second hub process) changes no dossier.
+    """
+    content_id = "M" + entry.sha256[:20]
+    repo = StoreRepository(tx, content_id, entry.id)
+    received = entry.received_at.isoformat()
+    outcomes = []
+    for n, m in enumerate(mappings):
+        if m.document is None:
+            continue
+        mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
+        src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
+        outcomes.append(correlate(repo, src, m.document))
+    return outcomes
+
+
 def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = "folder",
                  filename: str | None = None, partner: str | None = None) -> Ingested:
     with store.transaction(durable=True) as tx:
@@ -132,14 +152,6 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
         if not report.accepted:
             tx.set_status(entry.id, "failed", "rejected by validation")
             return result
-        content_id = "M" + entry.sha256[:20]
-        repo = StoreRepository(tx, content_id, entry.id)
-        received = entry.received_at.isoformat()
-        for n, m in enumerate(mappings):
-            if m.document is None:
-                continue
-            mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
-            src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
-            result.outcomes.append(correlate(repo, src, m.document))
+        result.outcomes = correlate_mapped(tx, entry, mappings, channel=channel)
         tx.set_status(entry.id, "correlated")
     return result

@@ -1,0 +1,25 @@
+"""hub.routing: which partners receive what the hub processed, in which form.
+
+Rules live in partners.yaml (each partner's `receives:` list); this package evaluates them against a
+processed message and the dossiers it touched, and returns the deliveries to put in the outbox.
+"""
+
+# The dossier fields a rule's `when:` may test (partners.yaml). The value `$self` stands for the
+# receiving partner's own identifiers (e.g. "the forwarder of that B/L").
+ROUTE_FIELDS = frozenset({
+    "call.port",  # UN/LOCODE of the port of the vessel call
+    "call.next_port",
+    "call.previous_port",
+    "call.vessel_imo",
+    "consignment.port_of_loading",
+    "consignment.port_of_discharge",
+    "consignment.party",  # any party of the consignment (forwarder, consignee, notify...)
+    "consignment.forwarder",
+    "consignment.status",
+    "message.function",  # BGM 1225 as a word: original, replace, change, cancellation
+})
+
+# What a rule may deliver.
+OUTPUT_FORMATS = frozenset({"original", "json", "iftsta", "release-notice"})
+
+__all__ = ["OUTPUT_FORMATS", "ROUTE_FIELDS"]
