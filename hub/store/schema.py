@@ -44,8 +44,10 @@ from hub.store.types import UTCDateTime, json_type
 __all__ = [
     "correlation_keys",
     "discrepancies",
+    "deliveries",
     "dossiers",
     "events",
+    "expected_acks",
     "message_bodies",
     "messages",
     "metadata",
@@ -95,6 +97,10 @@ messages = Table(
     Column("status", String(16), nullable=False),
     Column("error", Text(), nullable=True),
     Column("status_at", UTCDateTime(), nullable=False),
+    # A pipeline worker's lease on the message (see work.py): taken before processing, so two hub
+    # processes never process it at once, and expiring, so a crashed worker's message is taken over.
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
     Index("ix_messages_sha256", "sha256"),
     Index("ix_messages_status_received_at", "status", "received_at"),  # work queues, oldest first
     Index("ix_messages_received_at", "received_at"),  # tracking pages, retention
@@ -180,4 +186,55 @@ discrepancies = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("dossier_id", "type", "key", name="uq_discrepancies_identity"),
     Index("ix_discrepancies_status_created_at", "status", "created_at"),  # the review queue
+)
+
+# --- the outbox and the acknowledgements the hub waits for (work.py) ------------------------------------
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # What made it: the journalled message it answers or routes (null for hub-generated traffic).
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=True),
+    # Identity of the delivery within its message, e.g. "contrl", "aperak", "route:3:original", so that
+    # routing a message twice (after a crash) inserts nothing new.
+    Column("purpose", String(64), nullable=False),
+    Column("partner", String(), nullable=False),  # the receiving partner's id
+    Column("channel", String(16), nullable=False),  # sftp (the partner's box), sftp-push, amqp, folder
+    Column("target", json_type(), nullable=False),  # where on that channel: box folder, routing key, ...
+    Column("kind", String(32), nullable=False),  # original, json, contrl, aperak, xml-ack, iftsta, ...
+    Column("filename", String(), nullable=False),
+    Column("content_type", String(64), nullable=True),
+    Column("payload", LargeBinary(), nullable=False),
+    Column("control_ref", String(), nullable=True),  # UNB 0020 of an EDIFACT payload: ack matching
+    Column("status", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    UniqueConstraint("message_id", "purpose", "partner", name="uq_deliveries_identity"),
+    Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),  # the delivery queue
+    Index("ix_deliveries_partner_created_at", "partner", "created_at"),
+)
+
+expected_acks = Table(
+    "expected_acks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("delivery_id", ID, ForeignKey("deliveries.id"), nullable=False),
+    Column("partner", String(), nullable=False),
+    Column("control_ref", String(), nullable=False),  # UNB 0020 of the interchange the hub sent
+    Column("message_refs", json_type(), nullable=True),  # UNH 0062 of its messages
+    Column("deadline", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # waiting, accepted, rejected, overdue
+    Column("ack_message_id", ID, ForeignKey("messages.id"), nullable=True),  # the CONTRL that answered
+    Column("detail", json_type(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("partner", "control_ref", name="uq_expected_acks_partner"),
+    Index("ix_expected_acks_status_deadline", "status", "deadline"),
 )

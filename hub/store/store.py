@@ -48,6 +48,7 @@ from hub.store.schema import (
     reports,
 )
 from hub.store.types import utcnow
+from hub.store.work import WorkMixin
 
 __all__ = [
     "CHANNELS",
@@ -67,7 +68,8 @@ __all__ = [
 ]
 
 CHANNELS = frozenset({"sftp", "amqp", "http", "folder", "cli"})
-STATUSES = ("received", "validated", "mapped", "correlated", "failed")  # pipeline order, then failure
+STATUSES = ("received", "validated", "mapped", "correlated", "routed", "failed", "duplicate")
+"""Pipeline order, then the two ends that are not success: rejected, and a resend already processed."""
 DOSSIER_KINDS = frozenset({"vessel_call", "consignment"})
 DISCREPANCY_STATUSES = frozenset({"open", "accepted", "resolved"})
 # The keywords of `dossiers_by` and the key_type each searches: the names of hub.dossier.keys.KeyType
@@ -139,7 +141,7 @@ class StoredMessage:
     raw: bytes | None  # None when not loaded (lists of messages leave the bodies out)
 
 
-_MESSAGE_COLUMNS = [c for c in messages.c]
+_MESSAGE_COLUMNS = [c for c in messages.c if c.name not in ("claimed_by", "claimed_until")]  # leases: work.py
 _NO_META = dict.fromkeys(_META_COLUMNS)  # every insert names the same columns: one compiled statement
 
 
@@ -224,7 +226,7 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(dialect)
 
 
-class Transaction:
+class Transaction(WorkMixin):
     """One unit of work on one connection: committed when the `with` block ends, rolled back if it raises.
 
     Obtained from `Store.transaction()`; not to be used after its block.
@@ -498,8 +500,10 @@ class Transaction:
         for status, n in self._c.execute(sa.select(messages.c.status, sa.func.count())
                                          .group_by(messages.c.status)):
             out[f"messages_{status}"] = int(n)
+        # Duplicates by content (duplicate_of) and by interchange reference (status 'duplicate').
         out["messages_duplicate"] = int(self._c.execute(
-            sa.select(sa.func.count()).where(messages.c.duplicate_of.is_not(None))).scalar_one())
+            sa.select(sa.func.count()).where(sa.or_(messages.c.duplicate_of.is_not(None),
+                                                    messages.c.status == "duplicate"))).scalar_one())
         return out
 
 

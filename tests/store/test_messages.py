@@ -186,6 +186,6 @@ def test_counts(store: Store) -> None:
     counts = store.counts()
     assert counts["messages"] == 3
     assert {s: counts[f"messages_{s}"] for s in STATUSES} == {
-        "received": 2, "validated": 0, "mapped": 0, "correlated": 1, "failed": 0}
+        "received": 2, "validated": 0, "mapped": 0, "correlated": 1, "routed": 0, "failed": 0, "duplicate": 1}
     assert counts["messages_duplicate"] == 1
     assert {"reports", "dossiers", "correlation_keys", "events", "discrepancies"} <= counts.keys()

@@ -14,7 +14,10 @@ from hub.store.__main__ import main as alembic_main
 from hub.store.engine import create_engine, migrate
 from hub.store.schema import metadata
 
-TABLES = {"messages", "message_bodies", "reports", "dossiers", "correlation_keys", "events", "discrepancies"}
+HEAD = "0002"  # the latest revision: bump with each new migration
+
+TABLES = {"messages", "message_bodies", "reports", "dossiers", "correlation_keys", "events", "discrepancies",
+          "deliveries", "expected_acks"}
 
 
 def revision(url: str) -> list[str]:
@@ -33,7 +36,7 @@ def test_first_open_migrates_an_empty_database(empty_url: str) -> None:
     with open_store(empty_url) as store:
         assert TABLES <= set(sa.inspect(store.engine).get_table_names())
         assert store.counts()["messages"] == 0
-    assert revision(empty_url) == ["0001"]
+    assert revision(empty_url) == [HEAD]
 
 
 def test_migrations_match_the_schema_module(empty_url: str) -> None:
@@ -47,10 +50,10 @@ def test_reopening_keeps_data_and_does_not_migrate_again(empty_url: str) -> None
         entry = store.journal(b"UNB+UNOA:2'", channel="sftp")
     for _ in range(2):
         with open_store(empty_url) as store:
-            assert migrate(store.engine) == ["0001"]  # already at head: nothing to do
+            assert migrate(store.engine) == [HEAD]  # already at head: nothing to do
             message = store.message(entry.id)
             assert message is not None and message.raw == b"UNB+UNOA:2'"
-    assert revision(empty_url) == ["0001"]
+    assert revision(empty_url) == [HEAD]
 
 
 def test_processes_starting_together_migrate_once(empty_url: str) -> None:
@@ -71,7 +74,7 @@ def test_processes_starting_together_migrate_once(empty_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert revision(empty_url) == ["0001"]
+    assert revision(empty_url) == [HEAD]
 
 
 def test_a_database_from_a_newer_hub_is_refused(empty_url: str) -> None:
@@ -86,10 +89,10 @@ def test_a_database_from_a_newer_hub_is_refused(empty_url: str) -> None:
 
 def test_operator_command(empty_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
-    assert revision(empty_url) == ["0001"]
+    assert revision(empty_url) == [HEAD]
     capsys.readouterr()
     alembic_main(["--url", empty_url, "current"])
-    assert "0001 (head)" in capsys.readouterr().out
+    assert f"{HEAD} (head)" in capsys.readouterr().out
     alembic_main(["-q", "--url", empty_url, "downgrade", "base"])
     assert revision(empty_url) == []
     engine = create_engine(empty_url)

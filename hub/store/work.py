@@ -1,0 +1,274 @@
+"""Work queues in the store: message leases for the pipeline, the delivery outbox, expected acks.
+
+Several hub processes may share one PostgreSQL database, so work is claimed, not just read: a worker
+takes a lease (claimed_by, claimed_until) on rows in one short transaction, works without holding a
+database lock, and writes its result only if the lease is still its own. A worker that dies leaves a
+lease that expires, and another takes the row over. On PostgreSQL the claiming SELECT skips rows another
+transaction is claiming at that instant (FOR UPDATE SKIP LOCKED); on SQLite the write transaction is
+exclusive anyway.
+
+Every stage that writes here is idempotent: a delivery is identified by (message, purpose, partner) and
+inserted at most once, so routing a message again after a crash adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from hub.store.ids import new_id
+from hub.store.schema import deliveries, expected_acks, messages
+from hub.store.types import utcnow
+
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+ACK_STATUSES = ("waiting", "accepted", "rejected", "overdue")
+DELIVERY_CHANNELS = frozenset({"sftp", "sftp-push", "amqp", "folder"})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    message_id: str | None
+    purpose: str
+    partner: str
+    channel: str
+    target: dict[str, Any]
+    kind: str
+    filename: str
+    content_type: str | None
+    payload: bytes | None  # None in listings
+    control_ref: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+
+
+_DELIVERY_LIST_COLUMNS = [c for c in deliveries.c if c.name not in ("payload", "claimed_by", "claimed_until")]
+
+
+def _delivery(row: Any, payload: bool) -> Delivery:
+    values = dict(row._mapping)
+    if not payload:
+        values["payload"] = None
+    return Delivery(**{k: v for k, v in values.items() if k not in ("claimed_by", "claimed_until")})
+
+
+class WorkMixin:
+    """The work-queue part of `Transaction` (hub.store.store)."""
+
+    _c: Connection
+    _pg: bool
+
+    # --- pipeline leases ------------------------------------------------------------------------------
+
+    def claim_messages(self, worker: str, *, status: str = "received", limit: int = 20,
+                       lease: timedelta = timedelta(minutes=5)) -> list[str]:
+        """Lease up to `limit` messages in `status` (oldest first) whose lease is free or expired."""
+        now = utcnow()
+        m = messages.c
+        query = (sa.select(m.id).where(m.status == status,
+                                       sa.or_(m.claimed_until.is_(None), m.claimed_until < now))
+                 .order_by(m.received_at, m.id).limit(limit))
+        if self._pg:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self._c.execute(query).scalars())
+        if ids:
+            self._c.execute(messages.update().where(m.id.in_(ids))
+                            .values(claimed_by=worker, claimed_until=now + lease))
+        return ids
+
+    def holds_message(self, message_id: str, worker: str) -> bool:
+        """True if `worker` still holds the lease; on PostgreSQL the row stays locked until commit, so
+        the answer cannot change before this transaction ends."""
+        query = sa.select(messages.c.claimed_by).where(messages.c.id == message_id)
+        if self._pg:
+            query = query.with_for_update()
+        return self._c.execute(query).scalar_one_or_none() == worker
+
+    def release_message(self, message_id: str) -> None:
+        self._c.execute(messages.update().where(messages.c.id == message_id)
+                        .values(claimed_by=None, claimed_until=None))
+
+    def unfinished_messages(self) -> int:
+        """Messages journalled and not yet through the pipeline."""
+        return int(self._c.execute(sa.select(sa.func.count()).select_from(messages)
+                                   .where(messages.c.status == "received")).scalar_one())
+
+    def same_interchange(self, sender: str, control_ref: str, since: datetime, not_id: str) -> str | None:
+        """The first other message from `sender` with UNB reference `control_ref` received since `since`
+        and not itself a duplicate or rejected (a corrected resend of a rejected interchange may reuse
+        its reference)."""
+        m = messages.c
+        return self._c.execute(
+            sa.select(m.id).where(m.sender == sender, m.control_ref == control_ref, m.received_at >= since,
+                                  m.id != not_id, m.duplicate_of.is_(None),
+                                  m.status.not_in(("failed", "duplicate")))
+            .order_by(m.id).limit(1)).scalar_one_or_none()
+
+    # --- outbox ---------------------------------------------------------------------------------------
+
+    def enqueue_delivery(self, *, message_id: str | None, purpose: str, partner: str, channel: str,
+                         target: Mapping[str, Any], kind: str, filename: str, payload: bytes,
+                         content_type: str | None = None, control_ref: str | None = None,
+                         not_before: datetime | None = None) -> str | None:
+        """Put a delivery in the outbox; returns its id, or None if (message, purpose, partner) is
+        already there (routing run twice)."""
+        if channel not in DELIVERY_CHANNELS:
+            raise ValueError(f"unknown delivery channel {channel!r}; expected one of "
+                             f"{', '.join(sorted(DELIVERY_CHANNELS))}")
+        now = utcnow()
+        insert = postgresql.insert if self._pg else sqlite.insert
+        stmt = insert(deliveries).on_conflict_do_nothing(
+            index_elements=[deliveries.c.message_id, deliveries.c.purpose, deliveries.c.partner],
+        ).returning(deliveries.c.id)
+        inserted = self._c.execute(stmt, {
+            "id": new_id(), "message_id": message_id, "purpose": purpose, "partner": partner,
+            "channel": channel, "target": dict(target), "kind": kind, "filename": filename,
+            "content_type": content_type, "payload": bytes(payload), "control_ref": control_ref,
+            "status": "pending", "attempts": 0, "next_attempt_at": not_before or now, "last_error": None,
+            "created_at": now, "updated_at": now, "delivered_at": None, "claimed_by": None,
+            "claimed_until": None}).scalar_one_or_none()
+        return None if inserted is None else str(inserted)
+
+    def claim_deliveries(self, worker: str, *, limit: int = 20,
+                         lease: timedelta = timedelta(minutes=2)) -> list[Delivery]:
+        """Lease due pending deliveries (payload included), oldest due first."""
+        now = utcnow()
+        d = deliveries.c
+        query = (sa.select(d.id).where(d.status == "pending", d.next_attempt_at <= now,
+                                       sa.or_(d.claimed_until.is_(None), d.claimed_until < now))
+                 .order_by(d.next_attempt_at, d.id).limit(limit))
+        if self._pg:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self._c.execute(query).scalars())
+        if not ids:
+            return []
+        self._c.execute(deliveries.update().where(d.id.in_(ids))
+                        .values(claimed_by=worker, claimed_until=now + lease))
+        rows = self._c.execute(sa.select(deliveries).where(d.id.in_(ids)).order_by(d.next_attempt_at, d.id))
+        return [_delivery(row, payload=True) for row in rows]
+
+    def next_delivery_due(self) -> datetime | None:
+        d = deliveries.c
+        return self._c.execute(sa.select(sa.func.min(d.next_attempt_at))
+                               .where(d.status == "pending")).scalar_one_or_none()
+
+    def mark_delivered(self, delivery_id: str, worker: str | None = None) -> bool:
+        now = utcnow()
+        d = deliveries.c
+        query = deliveries.update().where(d.id == delivery_id, d.status == "pending")
+        if worker is not None:
+            query = query.where(d.claimed_by == worker)
+        return self._c.execute(query.values(
+            status="delivered", delivered_at=now, updated_at=now, attempts=d.attempts + 1, last_error=None,
+            claimed_by=None, claimed_until=None)).rowcount > 0
+
+    def mark_attempt_failed(self, delivery_id: str, error: str, *, retry_at: datetime | None) -> None:
+        """Record a failed attempt: retry at `retry_at`, or dead-letter it (retry_at None)."""
+        now = utcnow()
+        d = deliveries.c
+        values: dict[str, Any] = {"attempts": d.attempts + 1, "last_error": error, "updated_at": now,
+                                  "claimed_by": None, "claimed_until": None}
+        if retry_at is None:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = retry_at
+        self._c.execute(deliveries.update().where(d.id == delivery_id, d.status == "pending").values(**values))
+
+    def deliveries(self, *, status: str | None = None, partner: str | None = None,
+                   message_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        """The outbox, newest first, without payloads."""
+        d = deliveries.c
+        query = sa.select(*_DELIVERY_LIST_COLUMNS, sa.null().label("payload"))
+        if status is not None:
+            if status not in DELIVERY_STATUSES:
+                raise ValueError(f"unknown delivery status {status!r}; expected one of "
+                                 f"{', '.join(DELIVERY_STATUSES)}")
+            query = query.where(d.status == status)
+        if partner is not None:
+            query = query.where(d.partner == partner)
+        if message_id is not None:
+            query = query.where(d.message_id == message_id)
+        query = query.order_by(d.created_at.desc(), d.id.desc()).limit(limit)
+        return [_delivery(row, payload=False) for row in self._c.execute(query)]
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        row = self._c.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one_or_none()
+        return None if row is None else _delivery(row, payload=True)
+
+    def requeue_delivery(self, delivery_id: str, *, from_statuses: Sequence[str], note: str) -> bool:
+        """Make a delivery due now with a fresh retry budget (its age counts from now): `retry` for a
+        pending one, `replay` for a dead or delivered one."""
+        now = utcnow()
+        d = deliveries.c
+        return self._c.execute(deliveries.update()
+                               .where(d.id == delivery_id, d.status.in_(list(from_statuses)))
+                               .values(status="pending", next_attempt_at=now, created_at=now, updated_at=now,
+                                       last_error=note, claimed_by=None, claimed_until=None)).rowcount > 0
+
+    def outbox_counts(self) -> dict[str, int]:
+        d = deliveries.c
+        out = dict.fromkeys(DELIVERY_STATUSES, 0)
+        for status, n in self._c.execute(sa.select(d.status, sa.func.count()).group_by(d.status)):
+            out[status] = int(n)
+        return out
+
+    # --- expected acknowledgements -------------------------------------------------------------------
+
+    def expect_ack(self, *, delivery_id: str, partner: str, control_ref: str, message_refs: Sequence[str],
+                   deadline: datetime) -> None:
+        now = utcnow()
+        insert = postgresql.insert if self._pg else sqlite.insert
+        self._c.execute(insert(expected_acks).on_conflict_do_nothing(
+            index_elements=[expected_acks.c.partner, expected_acks.c.control_ref]), {
+            "id": new_id(), "delivery_id": delivery_id, "partner": partner, "control_ref": control_ref,
+            "message_refs": list(message_refs), "deadline": deadline, "status": "waiting",
+            "ack_message_id": None, "detail": None, "created_at": now, "updated_at": now})
+
+    def match_ack(self, *, partner: str, control_ref: str, accepted: bool, ack_message_id: str,
+                  detail: Mapping[str, Any] | None = None) -> bool:
+        """Record the acknowledgement of an interchange the hub sent; False if none was expected. A late
+        acknowledgement of an overdue one still counts (it stays visible as having been late)."""
+        e = expected_acks.c
+        row = self._c.execute(sa.select(e.id, e.status).where(e.partner == partner, e.control_ref == control_ref)
+                              ).one_or_none()
+        if row is None:
+            return False
+        info = dict(detail or {})
+        if row.status == "overdue":
+            info["late"] = True
+        self._c.execute(expected_acks.update().where(e.id == row.id).values(
+            status="accepted" if accepted else "rejected", ack_message_id=ack_message_id,
+            detail=info or None, updated_at=utcnow()))
+        return True
+
+    def mark_overdue_acks(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Flag the waiting acknowledgements past their deadline; returns them."""
+        now = now or utcnow()
+        e = expected_acks.c
+        rows = [dict(r._mapping) for r in self._c.execute(
+            sa.select(expected_acks).where(e.status == "waiting", e.deadline < now))]
+        if rows:
+            self._c.execute(expected_acks.update().where(e.id.in_([r["id"] for r in rows]))
+                            .values(status="overdue", updated_at=now))
+        return rows
+
+    def expected_acks(self, *, status: str | None = None, partner: str | None = None,
+                      limit: int = 100) -> list[dict[str, Any]]:
+        e = expected_acks.c
+        query = sa.select(expected_acks)
+        if status is not None:
+            query = query.where(e.status == status)
+        if partner is not None:
+            query = query.where(e.partner == partner)
+        return [dict(r._mapping) for r in self._c.execute(query.order_by(e.created_at.desc()).limit(limit))]
