@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--db", help=db_help)
     show.set_defaults(func=cmd_dossier_show)
+    from hub.partner_cli import register as register_partner_commands  # hub check, hub partner ...
+
+    register_partner_commands(sub)
+    from hub import ops_cli
+
+    ops_cli.add_commands(sub)
     return parser
 
 

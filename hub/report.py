@@ -97,6 +97,15 @@ class Code(enum.Enum):
                              "The same message reference appears twice in one interchange.")
     UNSUPPORTED_MESSAGE = _c("unsupported-message", 3, _E,
                              "The message type, version or release is not supported.")
+    DUPLICATE_INTERCHANGE = _c("duplicate-interchange", 26, _E,
+                               "The interchange was received and processed before (same sender and "
+                               "reference, or the same bytes); it is not processed again.")
+    UNKNOWN_SENDER = _c("unknown-sender", 23, _E, "The interchange sender is not a partner of the hub.")
+    SENDER_NOT_PARTNER = _c("sender-not-partner", 23, _E,
+                            "The interchange sender is not an identifier of the partner who delivered it.")
+    SENDER_SUSPENDED = _c("sender-suspended", 23, _E, "The sending partner is suspended.")
+    MESSAGE_NOT_ALLOWED = _c("message-not-allowed", None, _E,
+                             "The partner is not authorised to send this message type, version or guide.")
     # structure
     UNKNOWN_SEGMENT = _c("unknown-segment", 15, _T,
                          "The segment tag is not defined in the message's directory.")

@@ -17,9 +17,12 @@ ROUTE_FIELDS = frozenset({
     "consignment.forwarder",
     "consignment.status",
     "message.function",  # BGM 1225 as a word: original, replace, change, cancellation
+    "message.type",  # the message type (EDIFACT UNH 0065, or the XML document's mapped type)
+    "message.sender",  # the sending partner's id or UNB sender
+    "message.recipient",  # UNB recipient; `$self` routes a message to the partner it is addressed to
 })
 
 # What a rule may deliver.
-OUTPUT_FORMATS = frozenset({"original", "json", "iftsta", "release-notice"})
+OUTPUT_FORMATS = frozenset({"original", "json"})
 
 __all__ = ["OUTPUT_FORMATS", "ROUTE_FIELDS"]

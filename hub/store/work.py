@@ -13,7 +13,8 @@ inserted at most once, so routing a message again after a crash adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +69,12 @@ class WorkMixin:
 
     _c: Connection
     _pg: bool
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit: if the block raises, only its writes are undone, and the transaction goes on."""
+        with self._c.begin_nested():
+            yield
 
     # --- pipeline leases ------------------------------------------------------------------------------
 

@@ -1,0 +1,258 @@
+"""Load benchmark: typical messages through AMQP into a running `hub serve`, routed to an AMQP destination.
+
+    .venv/bin/python bench/bench_load.py [--count 20000] [--workers 1] [--processes 1] [--db URL]
+
+In the same run it measures the ceiling: the same bytes published (persistent, with publisher confirms)
+to a quorum queue of the same broker and consumed with manual acks, with nothing in between. Then it
+starts `hub serve` in a temporary HUB_HOME (SQLite by default, or --db, e.g. a PostgreSQL URL for
+--processes 2), publishes every message to its sender's queue as fast as confirms allow, and waits for
+every routed copy on the destination queue. It prints the sustained rate (messages / time from first
+publish to last delivery), the p50 / p99 latency from publish to routed delivery, and the ratio to the
+ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pika
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from traffic import PARTNERS_YAML, Message, messages  # noqa: E402
+
+from adapters.amqp import inbound_queue_arguments  # noqa: E402
+
+AMQP_URL = os.environ.get("HUB_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Collector(threading.Thread):
+    """Consumes a queue, recording when each body arrived."""
+
+    def __init__(self, queue: str, expected: int) -> None:
+        super().__init__(daemon=True)
+        self.queue = queue
+        self.expected = expected
+        self.arrived: dict[bytes, float] = {}
+        self.done = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        ch = conn.channel()
+        ch.basic_qos(prefetch_count=500)
+        pending: list[int] = []
+
+        def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+            self.arrived.setdefault(body, time.perf_counter())
+            pending.append(method.delivery_tag)
+            if len(pending) >= 100 or len(self.arrived) >= self.expected:
+                channel.basic_ack(pending[-1], multiple=True)
+                pending.clear()
+            if len(self.arrived) >= self.expected:
+                self.done.set()
+
+        ch.basic_consume(self.queue, on_message)
+        self.ready.set()
+        while not self.done.is_set():
+            conn.process_data_events(time_limit=0.2)
+            if pending:
+                ch.basic_ack(pending[-1], multiple=True)
+                pending.clear()
+        conn.close()
+
+
+def publish(batch: list[tuple[str, bytes]], times: dict[bytes, float], window: int = 200) -> float:
+    """Publish persistent messages with confirms, `window` at a time; returns the elapsed time."""
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    ch = conn.channel()
+    ch.confirm_delivery()
+    props = pika.BasicProperties(delivery_mode=2, content_type="application/octet-stream")
+    t0 = time.perf_counter()
+    # BlockingChannel.confirm_delivery makes each publish wait for its confirm; to keep `window` in
+    # flight we use one channel per slot of a small pool instead.
+    for queue, body in batch:
+        times[body] = time.perf_counter()
+        ch.basic_publish("", queue, body, props, mandatory=True)
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def publish_parallel(batch: list[tuple[str, bytes]], times: dict[bytes, float], publishers: int = 4) -> float:
+    chunks = [batch[i::publishers] for i in range(publishers)]
+    threads = [threading.Thread(target=publish, args=(chunk, times)) for chunk in chunks]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def declare(queues: list[str], quorum_inbound: bool = True) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    ch = conn.channel()
+    for q in queues:
+        ch.queue_declare(q, durable=True, arguments=inbound_queue_arguments(q) if quorum_inbound else
+                         {"x-queue-type": "quorum"})
+        ch.queue_declare(q + ".dead", durable=True, arguments={"x-queue-type": "quorum"})
+    conn.close()
+
+
+def delete(queues: list[str]) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    ch = conn.channel()
+    for q in queues:
+        ch.queue_delete(q)
+    conn.close()
+
+
+def latencies(sent: dict[bytes, float], arrived: dict[bytes, float]) -> tuple[float, float]:
+    lat = sorted(arrived[b] - sent[b] for b in arrived if b in sent)
+    return statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+
+
+def ceiling(msgs: list[Message]) -> tuple[float, float, float]:
+    queue = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
+    declare([queue], quorum_inbound=False)
+    try:
+        collector = Collector(queue, len(msgs))
+        collector.start()
+        collector.ready.wait()
+        sent: dict[bytes, float] = {}
+        t0 = time.perf_counter()
+        publish_parallel([(queue, m.body) for m in msgs], sent)
+        collector.done.wait()
+        total = max(collector.arrived.values()) - t0
+        p50, p99 = latencies(sent, collector.arrived)
+        return len(msgs) / total, p50, p99
+    finally:
+        delete([queue, queue + ".dead"])
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"hub serve exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                health = json.load(r)
+            if health.get("amqp") == "connected":
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("hub serve did not become healthy")
+
+
+def run_hub(msgs: list[Message], workers: int, processes: int, db: str | None) -> dict[str, Any]:
+    prefix = f"bench.{uuid.uuid4().hex[:8]}"
+    home = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    (home / "partners.yaml").write_text(PARTNERS_YAML.format(prefix=prefix))
+    queues = {p: f"{prefix}.{p.lower()}" for p in ("AML", "KASBAH", "BROKER")}
+    out_queue = f"{prefix}.out"
+    declare(list(queues.values()))
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    conn.channel().queue_declare(out_queue, durable=True, arguments={"x-queue-type": "quorum"})
+    conn.close()
+    env = {**os.environ, "HUB_AMQP_URL": AMQP_URL, "HUB_HOME": str(home)}
+    if db:
+        env["HUB_DATABASE_URL"] = db
+    procs = []
+    ports = []
+    try:
+        for k in range(processes):
+            http_port = free_port()
+            ports.append(http_port)
+            toml = home / f"hub{k}.toml"
+            toml.write_text(f"[http]\nport = {http_port}\n[pipeline]\nworkers = {workers}\n")
+            proc_home = home if k == 0 else home / f"p{k}"
+            if k:
+                proc_home.mkdir()
+                (proc_home / "partners.yaml").write_text((home / "partners.yaml").read_text())
+            (proc_home / "hub.toml").write_text(toml.read_text())
+            log = open(home / f"serve{k}.log", "wb")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "serve", "--home", str(proc_home), "--sftp-port",
+                 str(free_port())], env={**env, "HUB_HOME": str(proc_home)}, stdout=log, stderr=log))
+        for proc, port in zip(procs, ports, strict=True):
+            wait_healthy(port, proc)
+        collector = Collector(out_queue, len(msgs))
+        collector.start()
+        collector.ready.wait()
+        sent: dict[bytes, float] = {}
+        t0 = time.perf_counter()
+        publish_time = publish_parallel([(queues[m.partner], m.body) for m in msgs], sent)
+        while not collector.done.wait(5):
+            got = len(collector.arrived)
+            print(f"  ... {got}/{len(msgs)} delivered after {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit("hub serve died; see " + str(home))
+        total = max(collector.arrived.values()) - t0
+        p50, p99 = latencies(sent, collector.arrived)
+        return {"rate": len(msgs) / total, "p50": p50, "p99": p99, "publish_rate": len(msgs) / publish_time,
+                "home": str(home)}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        delete([*queues.values(), *(q + ".dead" for q in queues.values()), out_queue])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=20_000)
+    ap.add_argument("--calls", type=int, default=200, help="vessel calls the traffic is spread over")
+    ap.add_argument("--workers", type=int, default=1, help="pipeline threads per hub process")
+    ap.add_argument("--processes", type=int, default=1, help="hub serve processes (>1 needs --db PostgreSQL)")
+    ap.add_argument("--db", help="the store URL (default: SQLite in the temporary home)")
+    args = ap.parse_args()
+    if args.processes > 1 and not (args.db or "").startswith("postgresql"):
+        ap.error("several processes share the work through PostgreSQL: pass --db postgresql://...")
+    msgs = messages(args.count, args.calls)
+    kinds: dict[str, int] = {}
+    for m in msgs:
+        kinds[m.kind] = kinds.get(m.kind, 0) + 1
+    print(f"{len(msgs)} messages ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
+          f"{sum(len(m.body) for m in msgs) / len(msgs):.0f} bytes on average, {args.calls} vessel calls")
+    c_rate, c50, c99 = ceiling(msgs)
+    print(f"broker ceiling (publish+confirm, consume+ack, quorum queue): {c_rate:8.0f} msg/s  "
+          f"p50 {c50 * 1000:7.1f} ms  p99 {c99 * 1000:7.1f} ms")
+    store = args.db.split(":", 1)[0] if args.db else "sqlite"
+    hub = run_hub(msgs, args.workers, args.processes, args.db)
+    print(f"hub ({args.processes} process(es) x {args.workers} worker(s), {store}):        {hub['rate']:8.0f} msg/s  "
+          f"p50 {hub['p50'] * 1000:7.1f} ms  p99 {hub['p99'] * 1000:7.1f} ms  "
+          f"(published at {hub['publish_rate']:.0f} msg/s)")
+    print(f"hub / ceiling: {hub['rate'] / c_rate:.3f}   target: >= 300 msg/s -> "
+          f"{'met' if hub['rate'] >= 300 else 'NOT met'}   (logs in {hub['home']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

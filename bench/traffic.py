@@ -1,0 +1,91 @@
+"""Typical traffic for load tests and benchmarks: distinct CUSCAR, IFTMIN, small BAPLIE and WCO XML
+messages made from the bundled samples, spread over many vessel calls.
+
+Each message gets its own interchange reference (no two are duplicates), its own B/L numbers, and a
+voyage shared by the messages of one call, so correlation files them into `calls` vessel calls rather
+than piling everything into one dossier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (template, sending partner, the tokens made unique per message, the voyage token)
+_EDIFACT = (
+    ("samples/cuscar-d95b.edi", "AML", (b"CUS2511270001", b"AMLTNG0004512", b"CSLSHA0019876", b"MAN2025CAS0712N"),
+     b"0712N"),
+    ("samples/iftmin-d96a.edi", "KASBAH", (b"KFL000871", b"AMLCAS0098123", b"KFL-2025-0871", b"KFL-SI-2025-0871"),
+     b"0714N"),
+    ("samples/baplie-smdg22.edi", "AML", (b"AML2511260001", b"AMLBP000101"), b"0712N"),
+)
+_XML = ("tests/scenario/data/05-wco-declaration.xml", "BROKER", (b"CSB-BRK-2025-004711",), b"0712N")
+
+
+@dataclass(frozen=True)
+class Message:
+    n: int
+    kind: str  # cuscar, iftmin, baplie, wco
+    partner: str
+    body: bytes
+
+
+def _unique(token: bytes, n: int) -> bytes:
+    """A token of the same length, made unique by `n` (its last characters replaced by n)."""
+    tail = str(n).encode()
+    if len(tail) >= len(token):
+        raise ValueError(f"message number {n} does not fit in {token!r}")
+    return token[: len(token) - len(tail)] + tail
+
+
+def messages(count: int, calls: int = 50) -> list[Message]:
+    templates = [(ROOT / path).read_bytes() for path, *_ in _EDIFACT]
+    xml = (ROOT / _XML[0]).read_bytes()
+    out = []
+    for n in range(count):
+        call = n % calls
+        voyage = f"{call:04d}N".encode()
+        k = n % 4
+        if k < 3:
+            path, partner, tokens, old_voyage = _EDIFACT[k]
+            body = templates[k]
+            kind = Path(path).name.split("-")[0]
+        else:
+            _, partner, tokens, old_voyage = _XML
+            body, kind = xml, "wco"
+        for token in tokens:
+            body = body.replace(token, _unique(token, n))
+        body = body.replace(old_voyage, voyage)
+        out.append(Message(n, kind, partner, body))
+    return out
+
+
+PARTNERS_YAML = """\
+partners:
+  - id: AML
+    name: Atlas Maghreb Lines
+    role: line
+    unb_ids: [AMLCAS:ZZZ, AMLTNG:ZZZ]
+    amqp: {{queues: [{prefix}.aml], deliver_routing_key: {prefix}.aml.back}}
+    acks: {{contrl: never}}
+  - id: KASBAH
+    name: Kasbah Freight
+    role: forwarder
+    unb_ids: [KASBAHFWD:ZZZ]
+    amqp: {{queues: [{prefix}.kasbah], deliver_routing_key: {prefix}.kasbah.back}}
+    acks: {{contrl: never}}
+  - id: BROKER
+    name: Customs broker
+    role: agent
+    amqp: {{queues: [{prefix}.broker], deliver_routing_key: {prefix}.broker.back}}
+    acks: {{contrl: never}}
+  - id: PORT
+    name: Port authority
+    role: port
+    amqp: {{deliver_routing_key: {prefix}.out}}
+    receives:
+      - types: ["*"]
+        via: amqp
+"""

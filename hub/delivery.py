@@ -1,0 +1,203 @@
+"""Delivery: the outbox worker, and the check for acknowledgements that are overdue.
+
+A delivery is leased from the outbox, sent over its channel, and marked delivered. A failed attempt is
+retried later, after an exponentially growing wait with jitter (tenacity's schedule), until the
+delivery is older than the retry budget (`delivery_max_age_s`): then it is dead-lettered with the
+last reason, and stays in the outbox for `hub outbox replay` once the destination is back.
+
+Channels:
+  sftp       the partner's box on the hub's own SFTP server (out/ or ack/), written atomically
+  sftp-push  the partner's own SFTP server (adapters.sftp_client.push: temp name, then rename)
+  amqp       a persistent publish with publisher confirms and mandatory routing
+  folder     a local folder, written atomically
+
+Sending is at least once: a crash between the send and the `delivered` mark sends again. Receivers
+dedupe by the delivery id, carried in the AMQP message_id and the x-hub-delivery-id header.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tenacity
+
+from hub.store import Store
+from hub.store.types import utcnow
+from hub.store.work import Delivery
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.partners import Partner, Partners
+
+log = logging.getLogger("hub.delivery")
+
+
+class DeliveryFailed(Exception):
+    """An attempt failed; the message is the reason recorded in the outbox."""
+
+
+Sender = Callable[[Delivery, "Partner | None"], None]
+
+
+def backoff(attempt: int, *, initial: float, maximum: float) -> float:
+    """Seconds to wait before attempt `attempt + 1`: tenacity's exponential schedule with jitter."""
+    state = tenacity.RetryCallState(retry_object=tenacity.Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = max(1, attempt)
+    wait = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
+    return float(wait(state))
+
+
+class Deliverer:
+    """Leases due deliveries and sends them. One per worker thread."""
+
+    def __init__(self, store: Store, partners: Callable[[], Partners], settings: Settings, *,
+                 worker: str | None = None, senders: dict[str, Sender] | None = None,
+                 publisher_factory: Callable[[], Any] | None = None) -> None:
+        from hub.pipeline import worker_name
+
+        self.store = store
+        self.partners = partners
+        self.settings = settings
+        self.worker = worker or worker_name()
+        self.wake = threading.Event()
+        self._publisher_factory = publisher_factory
+        self._publisher: Any = None
+        self.senders: dict[str, Sender] = {"sftp": self._to_box, "sftp-push": self._push, "amqp": self._publish,
+                                           "folder": self._to_folder}
+        self.senders.update(senders or {})
+        self.delivered = 0
+        self.failed = 0
+        self.dead = 0
+
+    def run_once(self, limit: int = 50) -> int:
+        with self.store.transaction() as tx:
+            due = tx.claim_deliveries(self.worker, limit=limit)
+        for d in due:
+            self.attempt(d)
+        return len(due)
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                n = self.run_once()
+            except Exception:
+                log.exception("delivery cycle failed; retrying")
+                n = 0
+                stop.wait(1.0)
+            if n == 0:
+                self.wake.wait(idle_wait)
+                self.wake.clear()
+        self.close()
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            try:
+                self._publisher.close()
+            except Exception:
+                log.debug("publisher close failed", exc_info=True)
+            self._publisher = None
+
+    def attempt(self, d: Delivery) -> bool:
+        """Send one leased delivery and record the outcome; True if delivered."""
+        partner = self.partners().get(d.partner)
+        try:
+            sender = self.senders.get(d.channel)
+            if sender is None:
+                raise DeliveryFailed(f"no sender for channel {d.channel!r}")
+            sender(d, partner)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+            self._failed(d, reason)
+            return False
+        with self.store.transaction() as tx:
+            tx.mark_delivered(d.id, self.worker)
+            if partner is not None and d.control_ref and d.kind == "original" and partner.acks.expect_contrl:
+                minutes = partner.acks.deadline_minutes or self.settings.ack_deadline_minutes
+                tx.expect_ack(delivery_id=d.id, partner=partner.id, control_ref=d.control_ref,
+                              message_refs=[], deadline=utcnow() + timedelta(minutes=minutes))
+        self.delivered += 1
+        log.info("delivered", extra={"delivery_id": d.id, "message_id": d.message_id, "partner": d.partner,
+                                     "channel": d.channel})
+        return True
+
+    def _failed(self, d: Delivery, reason: str) -> None:
+        now = utcnow()
+        age = (now - d.created_at).total_seconds()
+        attempts = d.attempts + 1
+        if age >= self.settings.delivery_max_age_s:
+            retry_at = None
+            budget = self.settings.delivery_max_age_s
+            reason = f"dead after {attempts} attempts over {int(age)} s (budget {budget} s): {reason}"
+            self.dead += 1
+            log.error("delivery dead-lettered: %s", reason, extra={"delivery_id": d.id, "partner": d.partner})
+        else:
+            wait = backoff(attempts, initial=self.settings.delivery_initial_backoff_s,
+                           maximum=self.settings.delivery_max_backoff_s)
+            retry_at = now + timedelta(seconds=wait)
+            self.failed += 1
+            log.warning("delivery attempt %d failed, retry in %.1f s: %s", attempts, wait, reason,
+                        extra={"delivery_id": d.id, "partner": d.partner})
+        with self.store.transaction() as tx:
+            tx.mark_attempt_failed(d.id, reason, retry_at=retry_at)
+
+    # --- channels ------------------------------------------------------------------------------------
+
+    def _to_box(self, d: Delivery, partner: Partner | None) -> None:
+        from adapters.sftp_client import deliver_to_box
+
+        box = str(d.target.get("box") or "out")
+        if box not in ("out", "ack"):
+            raise DeliveryFailed(f"unknown box folder {box!r}")
+        deliver_to_box(Path(self.settings.sftp_root) / d.partner / box, d.filename, d.payload or b"")
+
+    def _to_folder(self, d: Delivery, partner: Partner | None) -> None:
+        from adapters.sftp_client import deliver_to_box
+
+        folder = d.target.get("dir")
+        if not folder:
+            raise DeliveryFailed("the delivery names no folder")
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        deliver_to_box(Path(folder), d.filename, d.payload or b"")
+
+    def _push(self, d: Delivery, partner: Partner | None) -> None:
+        from adapters.sftp_client import push
+
+        if partner is None or partner.sftp is None or partner.sftp.push is None:
+            raise DeliveryFailed(f"partner {d.partner} has no sftp.push server configured")
+        cfg = partner.sftp.push
+        push(cfg.host, cfg.port, cfg.username, d.payload or b"", str(d.target.get("remote_dir") or cfg.remote_dir),
+             d.filename, key_file=cfg.key_file, password=cfg.password, known_hosts=cfg.known_hosts)
+
+    def _publish(self, d: Delivery, partner: Partner | None) -> None:
+        if self._publisher is None:
+            if self._publisher_factory is not None:
+                self._publisher = self._publisher_factory()
+            else:
+                from adapters.amqp import Publisher
+
+                if not self.settings.amqp_url:
+                    raise DeliveryFailed("no AMQP broker configured (HUB_AMQP_URL)")
+                self._publisher = Publisher(self.settings.amqp_url)
+        key = d.target.get("routing_key")
+        if not key:
+            raise DeliveryFailed(f"partner {d.partner} has no AMQP routing key to deliver to")
+        self._publisher.publish(str(d.target.get("exchange") or ""), str(key), d.payload or b"",
+                                headers={"x-hub-delivery-id": d.id, "x-hub-message-id": d.message_id or "",
+                                         "x-hub-kind": d.kind, "x-hub-filename": d.filename},
+                                message_id=d.id, content_type=d.content_type)
+
+
+def check_overdue(store: Store) -> list[dict[str, Any]]:
+    """Flag acknowledgements past their deadline (logged once each); returns the newly overdue."""
+    with store.transaction() as tx:
+        overdue = tx.mark_overdue_acks()
+    for ack in overdue:
+        log.warning("acknowledgement overdue from %s for interchange %s (deadline %s)", ack["partner"],
+                    ack["control_ref"], ack["deadline"].isoformat(),
+                    extra={"partner": ack["partner"], "delivery_id": ack["delivery_id"]})
+    return overdue

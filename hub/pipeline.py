@@ -1,0 +1,433 @@
+"""The pipeline: what happens to a journalled message, from validation to the outbox.
+
+Intake (SFTP, AMQP, folder) only journals: it commits the raw bytes and returns, and the transport is
+acknowledged. Everything after is done here, by workers that lease journalled messages (status
+`received`) from the store, so a message interrupted by a crash is simply leased again at start-up,
+by this process or another one sharing the database:
+
+    dedupe -> validate -> acknowledge (CONTRL / XML ack) -> map -> correlate -> route (APERAK on failure)
+
+The result of a message (report, dossier changes, acknowledgements and routed deliveries in the
+outbox, the final status) is written in ONE transaction, and only if this worker still holds the
+lease. Every write is idempotent (correlation knows a message by its content, a delivery by
+(message, purpose, partner)), so even a message processed twice by a worker whose lease expired
+changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from hub.catalog import Catalog
+from hub.dossier.correlate import Outcome
+from hub.ingest import correlate_mapped
+from hub.mapping.run import MessageMapping, map_edifact, map_xml
+from hub.report import Code, InterchangeReport, Issue, Report
+from hub.store import ConcurrentUpdate, Store, StoredMessage
+from hub.store.store import JournalEntry, Transaction
+from hub.store.types import utcnow
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.partners import Partner, Partners
+
+log = logging.getLogger("hub.pipeline")
+
+HUB_ID = "PORTNETHUB"  # the hub's own UNB identifier when hub.toml names none
+
+
+@dataclass
+class Processed:
+    """What the pipeline did with one message."""
+
+    message_id: str
+    status: str  # routed, failed, duplicate
+    partner: str | None = None
+    reason: str | None = None
+    deliveries: list[str] = field(default_factory=list)
+    dossiers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """A delivery to put in the outbox, decided before the transaction."""
+
+    purpose: str
+    partner: str
+    channel: str
+    target: dict[str, Any]
+    kind: str
+    filename: str
+    payload: bytes
+    content_type: str | None = None
+    control_ref: str | None = None
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def _control_ref(message_id: str, salt: str) -> str:
+    """A UNB 0020 for something the hub sends about a message: 14 characters derived from the message
+    id and a salt, so re-running the stage gives the same reference."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{message_id}:{salt}".encode()).hexdigest().upper()
+    return "H" + digest[:13]
+
+
+class Pipeline:
+    """Leases journalled messages and processes them. Thread-safe: one instance per worker thread is
+    simplest, but `process` holds no state between calls."""
+
+    def __init__(self, store: Store, catalog: Catalog, partners: Callable[[], Partners], settings: Settings,
+                 *, worker: str | None = None, router: Callable[..., list[_Plan]] | None = None,
+                 notify: Sequence[threading.Event] = ()) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.partners = partners
+        self.settings = settings
+        self.worker = worker or worker_name()
+        self.wake = threading.Event()
+        self.notify = list(notify)  # set when a message put deliveries in the outbox
+        from hub.routing.rules import route
+
+        self._route = router or route
+
+    # --- the worker loop ------------------------------------------------------------------------------
+
+    def run_once(self, limit: int = 20) -> int:
+        """Lease up to `limit` messages and process them; returns how many were processed."""
+        with self.store.transaction() as tx:
+            ids = tx.claim_messages(self.worker, limit=limit, lease=self._lease())
+        done = 0
+        for message_id in ids:
+            try:
+                if self.process(message_id) is not None:
+                    done += 1
+            except Exception:  # one message's bug must not stop the others; the lease expires
+                log.exception("processing failed", extra={"message_id": message_id})
+        return done
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
+        """Process until `stop` is set; sleeps until woken (`wake`) or `idle_wait` when idle."""
+        while not stop.is_set():
+            try:
+                n = self.run_once()
+            except Exception:
+                log.exception("pipeline cycle failed; retrying")
+                n = 0
+                stop.wait(1.0)
+            if n == 0:
+                self.wake.wait(idle_wait)
+                self.wake.clear()
+
+    def _lease(self) -> timedelta:
+        return timedelta(minutes=5)
+
+    # --- one message ----------------------------------------------------------------------------------
+
+    def process(self, message_id: str) -> Processed | None:
+        """Process a leased message; None if the lease was lost (another worker has it)."""
+        with self.store.transaction(write=False) as tx:
+            msg = tx.message(message_id)
+        if msg is None or msg.raw is None:
+            return None
+        partners = self.partners()
+        for attempt in range(5):
+            work = _Work(self, msg, partners)
+            work.prepare()
+            try:
+                with self.store.transaction() as tx:
+                    if not tx.holds_message(message_id, self.worker):
+                        log.warning("lease lost; left to its new holder", extra={"message_id": message_id})
+                        return None
+                    result = work.commit(tx)
+                    tx.release_message(message_id)
+            except ConcurrentUpdate:
+                if attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            if result.deliveries:
+                for event in self.notify:
+                    event.set()
+            log.info("message %s: %s", result.status, result.reason or "",
+                     extra={"message_id": message_id, "partner": result.partner, "status": result.status})
+            return result
+        return None
+
+
+class _Work:
+    """The processing of one message: `prepare` (no transaction: validation and mapping, the costly
+    part), then `commit` (one transaction: store everything)."""
+
+    def __init__(self, pipeline: Pipeline, msg: StoredMessage, partners: Partners) -> None:
+        self.p = pipeline
+        self.msg = msg
+        self.raw: bytes = msg.raw or b""
+        self.partners = partners
+        self.partner: Partner | None = partners.get(msg.partner) if msg.partner else None
+        self.report = Report()
+        self.mappings: list[MessageMapping] = []
+        self.xml_root: Any = None
+        self.meta: dict[str, Any] = {}
+        self.refusal: tuple[Code, str] | None = None
+        self.now = utcnow()
+
+    # -- outside the transaction
+
+    def prepare(self) -> None:
+        from hub.xml import looks_like_xml
+
+        if looks_like_xml(self.raw):
+            self._prepare_xml()
+        else:
+            self._prepare_edifact()
+
+    def _prepare_xml(self) -> None:
+        from hub.xml import parse_and_validate
+
+        self.report, root = parse_and_validate(self.raw)
+        self.meta["syntax"] = "xml"
+        if root is not None:
+            self.meta["message_types"] = [root.tag.split("}")[-1]]
+            if self.report.accepted:
+                self.mappings = [map_xml(root, self.p.catalog.mappings())]
+                doc = self.mappings[0].document or {}
+                sender = (doc.get("message") or {}).get("sender")
+                if sender:
+                    self.meta["sender"] = sender
+                ref = (doc.get("message") or {}).get("reference")
+                if ref:
+                    self.meta["control_ref"] = str(ref)
+
+    def _prepare_edifact(self) -> None:
+        from hub.edifact.validator import validate_located
+
+        options = self.partner.strictness.validator_options() if self.partner else None
+        self.report, located = validate_located(self.raw, self.p.catalog, options)
+        self.meta["syntax"] = "edifact"
+        first = self.report.interchanges[0] if self.report.interchanges else None
+        if first is not None:
+            self.meta.update(sender=first.sender, recipient=first.recipient, control_ref=first.control_ref)
+            types = [m.type for ic in self.report.interchanges for m in ic.messages if m.type]
+            self.meta["message_types"] = list(dict.fromkeys(types))
+            self.meta["message_refs"] = [m.ref for ic in self.report.interchanges for m in ic.messages if m.ref]
+        self._identify_sender(first)
+        if self.refusal is None and self.report.accepted:
+            self.mappings = map_edifact(located, self.p.catalog.mappings(), self.p.catalog.directory)
+
+    def _identify_sender(self, first: InterchangeReport | None) -> None:
+        """The partner who sent the interchange, and whether it may send it."""
+        if first is None or first.sender is None:
+            return
+        by_unb = self.partners.by_unb(first.sender, first.sender_qualifier)
+        if self.partner is None:
+            self.partner = by_unb
+        if self.partner is None:
+            self._refuse(first, Code.UNKNOWN_SENDER,
+                         f"UNB sender {first.sender!r} is not the identifier of any partner of the hub.")
+            return
+        if by_unb is not None and by_unb.id != self.partner.id or by_unb is None:
+            self._refuse(first, Code.SENDER_NOT_PARTNER,
+                         f"UNB sender {first.sender!r} is not an identifier of partner {self.partner.id}, "
+                         f"who delivered the interchange.")
+            return
+        if self.partner.suspended:
+            self._refuse(first, Code.SENDER_SUSPENDED, f"Partner {self.partner.id} is suspended.")
+            return
+        for ic in self.report.interchanges:
+            for m in ic.messages:
+                directory = f"{m.version or ''}{m.release or ''}" or None
+                if m.type and not self.partner.may_send(m.type, directory, m.assoc):
+                    m.issues.append(Issue(Code.MESSAGE_NOT_ALLOWED,
+                                          f"Partner {self.partner.id} may send {', '.join(self.partner.sends)}, "
+                                          f"not {m.type} {directory or ''} {m.assoc or ''}".rstrip() + ".",
+                                          segment=1, tag="UNH"))
+
+    def _refuse(self, interchange: InterchangeReport, code: Code, text: str) -> None:
+        self.refusal = (code, text)
+        interchange.issues.append(Issue(code, text, tag="UNB", element=2))
+
+    # -- inside the transaction
+
+    def commit(self, tx: Transaction) -> Processed:
+        msg = self.msg
+        result = Processed(msg.id, "routed", partner=self.partner.id if self.partner else None)
+        meta = {k: v for k, v in self.meta.items() if v is not None}
+        if self.partner is not None and msg.partner is None:
+            meta["partner_identified"] = self.partner.id
+        if meta:
+            tx.set_meta(msg.id, meta)
+        duplicate_of = msg.duplicate_of or self._same_interchange(tx)
+        if duplicate_of is not None:
+            self._mark_duplicate(duplicate_of)
+        tx.save_report(msg.id, self.report.to_dict(), self.report.accepted)
+        plans = self._acknowledgements()
+        if duplicate_of is not None:
+            result.status, result.reason = "duplicate", f"already received as message {duplicate_of}"
+        elif not self.report.accepted:
+            result.status = "failed"
+            result.reason = "; ".join(i.message for i in self.report.all_issues()[:3]) or "rejected"
+        else:
+            outcomes, failures = self._correlate(tx)
+            plans += self._aperaks(failures)
+            result.dossiers = sorted({d for o in outcomes for d in (*o.calls, *o.consignments)})
+            result.notes = [n for o in outcomes for n in o.notes]
+            if self._is_acknowledgement():
+                self._reconcile_ack(tx)
+            plans += self.p._route(tx, self, outcomes)
+            if failures:
+                result.reason = "; ".join(failures.values())
+        for plan in plans:
+            delivery_id = tx.enqueue_delivery(
+                message_id=msg.id, purpose=plan.purpose, partner=plan.partner, channel=plan.channel,
+                target=plan.target, kind=plan.kind, filename=plan.filename, payload=plan.payload,
+                content_type=plan.content_type, control_ref=plan.control_ref)
+            if delivery_id:
+                result.deliveries.append(delivery_id)
+        tx.set_status(msg.id, result.status, result.reason if result.status != "routed" else None)
+        return result
+
+    def _same_interchange(self, tx: Transaction) -> str | None:
+        sender, ref = self.meta.get("sender"), self.meta.get("control_ref")
+        if not sender or not ref:
+            return None
+        window = timedelta(hours=getattr(self.p.settings, "dedupe_window_hours", 72))
+        return tx.same_interchange(sender, ref, self.msg.received_at - window, self.msg.id)
+
+    def _mark_duplicate(self, original: str) -> None:
+        text = f"This interchange was already received (message {original}) and is not processed again."
+        if self.report.interchanges:
+            for ic in self.report.interchanges:
+                ic.issues.append(Issue(Code.DUPLICATE_INTERCHANGE, text, tag="UNB", element=5))
+        else:
+            self.report.issues.append(Issue(Code.DUPLICATE_INTERCHANGE, text))
+
+    def _correlate(self, tx: Transaction) -> tuple[list[Outcome], dict[str, str]]:
+        """Correlate the mapped messages; a message whose correlation fails is reported, not lost."""
+        entry = JournalEntry(self.msg.id, self.msg.sha256, self.msg.size, self.msg.received_at, None)
+        failures: dict[str, str] = {}
+        try:
+            with tx.savepoint():
+                return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel), failures
+        except ConcurrentUpdate:
+            raise
+        except Exception as exc:  # a bug or a bad document: answer the sender, keep the message
+            log.exception("correlation failed", extra={"message_id": self.msg.id})
+            for m in self.mappings:
+                failures[m.message_ref or ""] = f"the message could not be filed: {exc}"
+            return [], failures
+
+    def _is_acknowledgement(self) -> bool:
+        return any(t in ("CONTRL",) for t in self.meta.get("message_types") or [])
+
+    def _reconcile_ack(self, tx: Transaction) -> None:
+        """An incoming CONTRL: match it to the interchange the hub sent (UCI 0020)."""
+        from hub.edifact import segments
+
+        if self.partner is None:
+            return
+        for seg in segments(self.raw):
+            if seg.tag != "UCI":
+                continue
+            ref = seg.elements[0] if seg.elements and isinstance(seg.elements[0], str) else None
+            action = seg.elements[3] if len(seg.elements) > 3 and isinstance(seg.elements[3], str) else ""
+            if ref:
+                tx.match_ack(partner=self.partner.id, control_ref=ref, accepted=action in ("7", "8"),
+                             ack_message_id=self.msg.id, detail={"action": action})
+
+    # -- acknowledgements
+
+    def _ack_wanted(self, interchange: InterchangeReport | None) -> bool:
+        if self.partner is None:
+            return False
+        mode = self.partner.acks.contrl
+        if mode == "never":
+            return False
+        if mode == "always" or interchange is None:
+            return True
+        # "when_requested": when UNB 0031 asks, and always for a rejection: a sender must learn
+        # that its interchange was refused.
+        return interchange.ack_requested or not interchange.accepted
+
+    def _acknowledgements(self) -> list[_Plan]:
+        if self.partner is None:
+            return []
+        if self.report.syntax == "xml":
+            return self._xml_ack()
+        from hub.edifact.contrl import build_contrl
+
+        wanted = [ic for ic in self.report.interchanges if self._ack_wanted(ic)]
+        if not wanted:
+            return []
+        report = replace(self.report, interchanges=wanted)
+        ref = _control_ref(self.msg.id, "contrl")
+        hub_id = self.p.settings.our_unb_id or HUB_ID
+        payload = build_contrl(report, our_id=hub_id, control_ref=ref, now=self.now)
+        if payload is None:
+            return []
+        return [self._ack_plan("contrl", "contrl", payload, f"CONTRL_{self._stem()}.edi", "application/edifact",
+                               ref)]
+
+    def _xml_ack(self) -> list[_Plan]:
+        from hub.xml.ack import build_ack
+
+        assert self.partner is not None
+        if self.partner.acks.contrl == "never":
+            return []
+        hub_id = self.p.settings.our_unb_id or HUB_ID
+        document_id = str(self.meta.get("control_ref") or self.msg.filename or self.msg.id)[:70]
+        payload = build_ack(self.report, document_id=document_id, sender=hub_id, receiver=self.partner.id,
+                            now=self.now)
+        return [self._ack_plan("xml-ack", "xml-ack", payload, f"ACK_{self._stem()}.xml", "application/xml", None)]
+
+    def _aperaks(self, failures: dict[str, str]) -> list[_Plan]:
+        if not failures or self.partner is None or not self.partner.acks.aperak or self.report.syntax != "edifact":
+            return []
+        from hub.edifact.aperak import build_aperak
+
+        hub_id = self.p.settings.our_unb_id or HUB_ID
+        plans = []
+        for ic in self.report.interchanges:
+            for m in ic.messages:
+                if (m.ref or "") not in failures:
+                    continue
+                ref = _control_ref(self.msg.id, f"aperak:{m.ref}")
+                payload = build_aperak(m, ic, our_id=hub_id, control_ref=ref, now=self.now,
+                                       errors=[("999", failures[m.ref or ""][:70])])
+                plans.append(self._ack_plan(f"aperak:{m.ref}", "aperak", payload,
+                                            f"APERAK_{self._stem()}_{m.ref}.edi", "application/edifact", ref))
+        return plans
+
+    def _ack_plan(self, purpose: str, kind: str, payload: bytes, filename: str, content_type: str,
+                  control_ref: str | None) -> _Plan:
+        from hub.routing.rules import ack_destination
+
+        assert self.partner is not None
+        channel, target = ack_destination(self.partner, self.msg)
+        return _Plan(purpose, self.partner.id, channel, target, kind, filename, payload, content_type, control_ref)
+
+    def _stem(self) -> str:
+        name = self.msg.filename or self.msg.id
+        stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80] or self.msg.id
+
+
+def json_payload(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
+
+
+def _now() -> datetime:
+    return utcnow()

@@ -1,0 +1,315 @@
+"""`hub serve`: intake, pipeline, delivery and the overdue-acknowledgement check in one process.
+
+    intake threads   SFTP server (always), AMQP consumer (when a broker is configured), watched folder
+    pipeline         `pipeline_workers` threads leasing journalled messages (hub.pipeline)
+    delivery         one thread sending the outbox (hub.delivery), one checking overdue acks
+    http             /health (JSON) and /metrics (Prometheus) on http_host:http_port
+
+SIGTERM or SIGINT stops intake first (no new work is accepted), lets each worker finish the message or
+delivery in hand, and exits. Anything journalled but not yet processed is in the store: the next start
+(of this process or another one sharing the database) picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from hub.catalog import Catalog
+from hub.config import Settings
+from hub.delivery import Deliverer, check_overdue
+from hub.intake import Intake
+from hub.partners import Partners, PartnersFile
+from hub.pipeline import Pipeline
+from hub.store import Store, open_store
+
+log = logging.getLogger("hub.serve")
+
+_LOG_FIELDS = ("message_id", "dossier_id", "delivery_id", "partner", "channel", "status")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with the message, delivery, dossier and partner ids when a record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
+                               "logger": record.name, "message": record.getMessage()}
+        for name in _LOG_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                out[name] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extra = " ".join(f"{n}={getattr(record, n)}" for n in _LOG_FIELDS if getattr(record, n, None) is not None)
+        return f"{text} [{extra}]" if extra else text
+
+
+def configure_logging(fmt: str, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("paramiko", "pika"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@dataclass
+class Hub:
+    """The running hub's parts; `start` and `stop` them, or `serve` to run until a signal."""
+
+    settings: Settings
+    store: Store
+    partners_file: PartnersFile
+    catalog: Catalog = field(default_factory=Catalog)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    pipelines: list[Pipeline] = field(default_factory=list)
+    deliverer: Deliverer | None = None
+    intake: Intake | None = None
+    sftp: Any = None
+    amqp: Any = None
+    folder: Any = None
+    http: ThreadingHTTPServer | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    started_at: float = 0.0
+
+    def partners(self) -> Partners:
+        return self.partners_file.current()
+
+    def start(self) -> None:
+        from adapters.folder import FolderWatcher
+        from adapters.sftp_server import SftpServer
+
+        s = self.settings
+        self.started_at = time.time()
+        self.deliverer = Deliverer(self.store, self.partners, s)
+        self.pipelines = [Pipeline(self.store, self.catalog, self.partners, s,
+                                   notify=[self.deliverer.wake]) for _ in range(max(1, s.pipeline_workers))]
+        self.intake = Intake(self.store, self.partners, wake=[p.wake for p in self.pipelines])
+        # Workers first: what an earlier run left journalled is processed while intake starts.
+        for n, p in enumerate(self.pipelines):
+            self._thread(f"pipeline-{n}", lambda p=p: p.run(self.stop_event))  # type: ignore[misc]
+        deliverer = self.deliverer
+        self._thread("delivery", lambda: deliverer.run(self.stop_event))
+        self._thread("overdue-acks", self._overdue_loop)
+        self.sftp = SftpServer(Path(s.sftp_root), Path(s.sftp_host_key), self._sftp_account,
+                               self.intake.sftp_upload, host=s.sftp_host, port=s.sftp_port)
+        self.sftp.start()
+        log.info("SFTP server listening on %s:%d, boxes under %s", s.sftp_host, self.sftp.port, s.sftp_root)
+        if s.amqp_url:
+            from adapters.amqp import Consumer
+
+            self.amqp = Consumer(s.amqp_url, lambda: self.partners().queues(), self.intake.amqp_batch)
+            self.amqp.start()
+            log.info("AMQP intake from %s on queues %s", _safe_url(s.amqp_url), ", ".join(self.partners().queues())
+                     or "(none yet)")
+        self.folder = FolderWatcher(Path(s.folder_in), self._folder_file)
+        self.folder.start()
+        log.info("watching folder %s", s.folder_in)
+        self._start_http()
+
+    def _thread(self, name: str, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _overdue_loop(self) -> None:
+        while not self.stop_event.wait(30.0):
+            try:
+                check_overdue(self.store)
+            except Exception:
+                log.exception("overdue check failed")
+
+    def _folder_file(self, path: Path, partner_id: str | None) -> None:
+        assert self.intake is not None
+        self.intake.file(path, channel="folder", partner=partner_id)
+
+    def _sftp_account(self, username: str) -> Any:
+        from adapters.sftp_server import SftpAccount
+        from hub.partners import verify_password
+
+        partner = self.partners().by_sftp_user(username)
+        if partner is None or partner.sftp is None:
+            return None
+        stored = partner.sftp.password_hash
+        return SftpAccount(partner_id=partner.id, username=partner.sftp.username,
+                           public_keys=partner.sftp.public_keys,
+                           check_password=(lambda pw: verify_password(stored, pw)) if stored else None,
+                           max_file_size=partner.sftp.max_file_size,
+                           max_uploads_per_minute=partner.sftp.max_uploads_per_minute,
+                           suspended=partner.suspended)
+
+    # --- health and metrics --------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": "ok", "uptime_s": round(time.time() - self.started_at, 1)}
+        try:
+            with self.store.transaction(write=False) as tx:
+                out["backlog"] = tx.unfinished_messages()
+                out["outbox"] = tx.outbox_counts()
+            out["store"] = "ok"
+        except Exception as exc:
+            out.update(status="degraded", store=f"error: {exc}")
+        out["sftp"] = {"port": self.sftp.port} if self.sftp is not None else None
+        if self.amqp is not None:
+            out["amqp"] = "connected" if self.amqp.connected else "reconnecting"
+            if not self.amqp.connected:
+                out["status"] = "degraded"
+        error = self.partners_file.last_error
+        out["partners"] = {"count": len(self.partners()), "last_error": error}
+        if error:
+            out["status"] = "degraded"
+        return out
+
+    def metrics(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        hub = self
+
+        class Collector:
+            def collect(self) -> Iterator[Any]:
+                with hub.store.transaction(write=False) as tx:
+                    counts = tx.counts()
+                    outbox = tx.outbox_counts()
+                    overdue = len(tx.expected_acks(status="overdue", limit=100_000))
+                messages = GaugeMetricFamily("hub_messages", "Journalled messages by pipeline status",
+                                             labels=["status"])
+                for key, value in counts.items():
+                    if key.startswith("messages_"):
+                        messages.add_metric([key.removeprefix("messages_")], value)
+                yield messages
+                deliveries = GaugeMetricFamily("hub_deliveries", "Outbox deliveries by status", labels=["status"])
+                for status, value in outbox.items():
+                    deliveries.add_metric([status], value)
+                yield deliveries
+                yield GaugeMetricFamily("hub_acks_overdue", "Acknowledgements overdue from partners",
+                                        value=overdue)
+                yield GaugeMetricFamily("hub_dossiers", "Dossiers in the store", value=counts.get("dossiers", 0))
+                journalled = CounterMetricFamily("hub_intake_journalled", "Messages journalled by this process")
+                journalled.add_metric([], hub.intake.journalled if hub.intake else 0)
+                yield journalled
+                sent = CounterMetricFamily("hub_delivery_attempts", "Delivery attempts by this process",
+                                           labels=["outcome"])
+                if hub.deliverer is not None:
+                    for outcome in ("delivered", "failed", "dead"):
+                        sent.add_metric([outcome], getattr(hub.deliverer, outcome))
+                yield sent
+
+        registry = CollectorRegistry()
+        registry.register(Collector())
+        return bytes(generate_latest(registry))
+
+    def _start_http(self) -> None:
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                if self.path == "/health":
+                    body = json.dumps(hub.health()).encode()
+                    ctype = "application/json"
+                elif self.path == "/metrics":
+                    body, ctype = hub.metrics(), "text/plain; version=0.0.4"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("http: " + format, *args)
+
+        try:
+            self.http = ThreadingHTTPServer((self.settings.http_host, self.settings.http_port), Handler)
+        except OSError as exc:
+            log.warning("health and metrics endpoint not started on %s:%d: %s", self.settings.http_host,
+                        self.settings.http_port, exc)
+            return
+        http = self.http
+        self._thread("http", http.serve_forever)
+        log.info("health and metrics on http://%s:%d/health and /metrics", self.settings.http_host,
+                 http.server_address[1])
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop intake, then the workers (each finishes what it holds), then the rest."""
+        log.info("stopping: intake first")
+        for part in (self.sftp, self.amqp, self.folder):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
+        self.stop_event.set()
+        for p in self.pipelines:
+            p.wake.set()
+        if self.deliverer is not None:
+            self.deliverer.wake.set()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        deadline = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        log.info("stopped")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url.replace("amqp://", "postgresql://", 1)).render_as_string(hide_password=True) \
+            .replace("postgresql://", "amqp://", 1)
+    except Exception:
+        return "(url)"
+
+
+def build(settings: Settings, partners_path: Path) -> Hub:
+    store = open_store(settings.database_url)
+    return Hub(settings=settings, store=store, partners_file=PartnersFile(partners_path))
+
+
+def serve(settings: Settings, partners_path: Path, *, sftp_port: int | None = None) -> int:
+    """Run until SIGTERM or SIGINT; returns the exit status."""
+    configure_logging(settings.log_format)
+    if sftp_port is not None:
+        settings = replace(settings, sftp_port=sftp_port)
+    for folder in (settings.sftp_root, settings.folder_in, settings.folder_out):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    hub = build(settings, partners_path)
+    log.info("hub starting: home %s, store %s, %d partners", settings.home,
+             hub.store.url.render_as_string(hide_password=True), len(hub.partners()))
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("signal %s received", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    hub.start()
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        hub.stop()
+        hub.store.close()
+    return 0

@@ -1,0 +1,222 @@
+"""The pipeline from a journalled message to the outbox, on both store backends (no network)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hub.catalog import Catalog
+from hub.config import Settings
+from hub.delivery import Deliverer, DeliveryFailed
+from hub.partners import Partners, load_partners
+from hub.pipeline import Pipeline
+from hub.store import Store
+from hub.store.work import Delivery
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+PARTNERS = """\
+partners:
+  - id: AML
+    name: Atlas Maghreb Lines
+    role: line
+    unb_ids: [AMLCAS:ZZZ, AMLTNG:ZZZ]
+    folder: {in_dir: in/AML, out_dir: out/AML}
+    sends: [CUSCAR, BAPLIE]
+    acks: {contrl: always, expect_contrl: true, deadline_minutes: 30}
+  - id: DOUANE
+    name: Customs
+    role: customs
+    unb_ids: [DOUANEMA:ZZZ]
+    folder: {in_dir: in/DOUANE, out_dir: out/DOUANE}
+    acks: {contrl: never, aperak: false}
+    receives:
+      - types: [CUSCAR]
+        via: folder
+      - types: [CUSCAR]
+        as: json
+        via: folder
+  - id: CT1
+    name: Terminal
+    role: terminal
+    unb_ids: [CT1CAS:ZZZ]
+    folder: {in_dir: in/CT1, out_dir: out/CT1}
+    receives:
+      - types: [BAPLIE]
+        when: {call.port: MACAS}
+        via: folder
+      - types: [BAPLIE]
+        when: {call.port: NLRTM}
+        via: folder
+"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.defaults(tmp_path)
+
+
+@pytest.fixture
+def partners(tmp_path: Path, settings: Settings) -> Partners:
+    path = tmp_path / "partners.yaml"
+    path.write_text(PARTNERS)
+    return load_partners(path, settings)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog()
+
+
+def run(store: Store, catalog: Catalog, partners: Partners, settings: Settings, data: bytes, *,
+        partner: str | None = "AML", channel: str = "folder", filename: str = "in.edi") -> str:
+    entry = store.journal(data, channel=channel, partner=partner, filename=filename)
+    pipeline = Pipeline(store, catalog, lambda: partners, settings, worker="w1")
+    assert pipeline.run_once() == 1
+    return entry.id
+
+
+def deliveries(store: Store, message_id: str) -> dict[str, Delivery]:
+    with store.transaction(write=False) as tx:
+        return {d.purpose + "@" + d.partner: d for d in tx.deliveries(message_id=message_id)}
+
+
+def test_an_accepted_manifest_is_acknowledged_filed_and_routed(store: Store, catalog: Catalog,
+                                                                partners: Partners, settings: Settings) -> None:
+    data = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    message_id = run(store, catalog, partners, settings, data)
+    stored = store.message(message_id, raw=False)
+    assert stored is not None and stored.status == "routed"
+    assert (stored.sender, stored.control_ref, stored.message_type) == ("AMLCAS", "CUS2511270001", "CUSCAR")
+    out = deliveries(store, message_id)
+    assert set(out) == {"contrl@AML", "route:1:original@DOUANE", "route:2:json@DOUANE"}
+    contrl = out["contrl@AML"]
+    assert contrl.channel == "folder" and contrl.target == {"dir": str(settings.home / "out/AML")}
+    with store.transaction(write=False) as tx:
+        full = {d.purpose: d for d in (tx.delivery(x.id) for x in out.values()) if d}
+    assert full["contrl"].payload and b"UCI+CUS2511270001+AMLCAS:ZZZ+" in full["contrl"].payload
+    assert b"+7'" in full["contrl"].payload.split(b"UCI+", 1)[1][:60]  # action 7: accepted
+    assert full["route:1:original"].payload == data
+    assert full["route:1:original"].control_ref == "CUS2511270001"
+    assert b'"CUSCAR"' in (full["route:2:json"].payload or b"")
+    assert store.dossiers_by(bl="AMLU2511CAS001") or store.counts()["dossiers"] > 0
+
+
+def test_the_same_interchange_twice_is_answered_as_a_duplicate_and_not_processed(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    data = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    run(store, catalog, partners, settings, data)
+    dossiers = store.counts()["dossiers"]
+    # The same reference with other bytes (a resend with a new date) is a duplicate too.
+    resent = data.replace(b"251127:0815", b"251127:0915")
+    for again in (data, resent):
+        message_id = run(store, catalog, partners, settings, again)
+        stored = store.message(message_id, raw=False)
+        assert stored is not None and stored.status == "duplicate"
+        out = deliveries(store, message_id)
+        assert set(out) == {"contrl@AML"}  # the answer, and no routing
+        with store.transaction(write=False) as tx:
+            payload = tx.delivery(out["contrl@AML"].id).payload  # type: ignore[union-attr]
+        assert b"+DOUANEMA:ZZZ+4+26+" in payload  # rejected, 0085 code 26: duplicate
+    assert store.counts()["dossiers"] == dossiers
+
+
+def test_a_rejected_interchange_gets_its_errors_back_and_is_not_routed(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    message_id = run(store, catalog, partners, settings, (SAMPLES / "invalid/cuscar-too-long.edi").read_bytes())
+    stored = store.message(message_id, raw=False)
+    assert stored is not None and stored.status == "failed" and "at most 10" in (stored.error or "")
+    out = deliveries(store, message_id)
+    assert set(out) == {"contrl@AML"}
+    assert store.counts()["dossiers"] == 0
+
+
+def test_an_unknown_sender_and_a_sender_posing_as_another_are_refused(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    data = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    unknown = run(store, catalog, partners, settings, data.replace(b"AMLCAS:ZZZ", b"NOBODY:ZZZ"), partner=None)
+    report = store.report(unknown)
+    assert report is not None and not report[1]
+    assert "unknown-sender" in str(report[0])
+    posing = run(store, catalog, partners, settings, data.replace(b"CUS2511270001", b"CUS2511270002"),
+                 partner="CT1")
+    report = store.report(posing)
+    assert report is not None and "sender-not-partner" in str(report[0])
+    assert store.counts()["dossiers"] == 0
+
+
+def test_a_message_type_the_partner_may_not_send_is_refused(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    data = (SAMPLES / "coarri-d95b.edi").read_bytes().replace(b"CT1CAS:ZZZ", b"AMLCAS:ZZZ")
+    message_id = run(store, catalog, partners, settings, data)
+    report = store.report(message_id)
+    assert report is not None and "message-not-allowed" in str(report[0])
+
+
+def test_routing_follows_the_dossier_fields(store: Store, catalog: Catalog, partners: Partners,
+                                            settings: Settings) -> None:
+    message_id = run(store, catalog, partners, settings, (SAMPLES / "baplie-smdg22.edi").read_bytes())
+    out = deliveries(store, message_id)
+    assert "route:1:original@CT1" in out  # the call is at Casablanca
+    assert "route:2:original@CT1" not in out
+
+
+def test_processing_a_message_again_changes_nothing(store: Store, catalog: Catalog, partners: Partners,
+                                                    settings: Settings) -> None:
+    message_id = run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
+    before = (store.counts(), {k: d.id for k, d in deliveries(store, message_id).items()})
+    with store.engine.begin() as conn:  # as if a crash had lost the final status
+        conn.exec_driver_sql("UPDATE messages SET status = 'received', claimed_by = NULL, claimed_until = NULL")
+    assert Pipeline(store, catalog, lambda: partners, settings, worker="w2").run_once() == 1
+    assert (store.counts(), {k: d.id for k, d in deliveries(store, message_id).items()}) == before
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing(store: Store, catalog: Catalog, partners: Partners,
+                                                     settings: Settings) -> None:
+    entry = store.journal((SAMPLES / "cuscar-d95b.edi").read_bytes(), channel="folder", partner="AML")
+    slow = Pipeline(store, catalog, lambda: partners, settings, worker="slow")
+    with store.transaction() as tx:
+        assert tx.claim_messages("slow") == [entry.id]
+    with store.engine.begin() as conn:  # the lease expired and another worker took the message
+        conn.exec_driver_sql("UPDATE messages SET claimed_by = 'other'")
+    assert slow.process(entry.id) is None
+    stored = store.message(entry.id, raw=False)
+    assert stored is not None and stored.status == "received"
+    assert store.counts()["dossiers"] == 0
+
+
+def test_delivery_retries_then_dead_letters_then_replays(store: Store, catalog: Catalog, partners: Partners,
+                                                         settings: Settings) -> None:
+    message_id = run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
+    down = True
+
+    def flaky(d: Delivery, partner: object) -> None:
+        if down:
+            raise DeliveryFailed("connection refused by the customs gateway")
+
+    quick = replace(settings, delivery_initial_backoff_s=0, delivery_max_backoff_s=0, delivery_max_age_s=3600)
+    deliverer = Deliverer(store, lambda: partners, quick, worker="d1", senders={"folder": flaky})
+    assert deliverer.run_once() == 3
+    with store.transaction(write=False) as tx:
+        assert tx.outbox_counts() == {"pending": 3, "delivered": 0, "dead": 0}
+        assert {d.last_error for d in tx.deliveries()} == {"connection refused by the customs gateway"}
+    expired = replace(quick, delivery_max_age_s=0)
+    Deliverer(store, lambda: partners, expired, worker="d1", senders={"folder": flaky}).run_once()
+    with store.transaction() as tx:
+        dead = tx.deliveries(status="dead")
+        assert len(dead) == 3 and all("dead after 2 attempts" in (d.last_error or "") for d in dead)
+        for d in dead:
+            tx.requeue_delivery(d.id, from_statuses=["dead"], note="replay")
+    down = False
+    real = Deliverer(store, lambda: partners, quick, worker="d1")
+    assert real.run_once() == 3
+    with store.transaction(write=False) as tx:
+        assert tx.outbox_counts() == {"pending": 0, "delivered": 3, "dead": 0}
+        # The line acknowledges what the hub sends it: nothing was sent to AML but its CONTRL.
+        assert tx.expected_acks() == []
+    acks = list((settings.home / "out/AML").iterdir())
+    assert len(acks) == 1 and b"UNB+UNOA:2+PORTNETHUB+AMLCAS:ZZZ" in acks[0].read_bytes()
+    routed = sorted(p.name for p in (settings.home / "out/DOUANE").iterdir())
+    assert len(routed) == 2 and message_id
