@@ -33,11 +33,12 @@ class Message:
 
 
 def _unique(token: bytes, n: int) -> bytes:
-    """A token of the same length, made unique by `n` (its last characters replaced by n)."""
-    tail = str(n).encode()
-    if len(tail) >= len(token):
+    """A token of the same length, made unique by `n`: its last 7 characters become n, zero-padded."""
+    width = min(7, len(token) - 2)
+    tail = f"{n:0{width}d}".encode()
+    if len(tail) > width:
         raise ValueError(f"message number {n} does not fit in {token!r}")
-    return token[: len(token) - len(tail)] + tail
+    return token[: len(token) - width] + tail
 
 
 def messages(count: int, calls: int = 50) -> list[Message]:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tenacity
 
 from hub.store import Store
+from hub.store.store import Transaction
 from hub.store.types import utcnow
 from hub.store.work import Delivery
 
@@ -75,10 +76,14 @@ class Deliverer:
         self.dead = 0
 
     def run_once(self, limit: int = 50) -> int:
+        """Lease due deliveries, send them, and record the outcomes in one transaction."""
         with self.store.transaction() as tx:
             due = tx.claim_deliveries(self.worker, limit=limit)
-        for d in due:
-            self.attempt(d)
+        if not due:
+            return 0
+        partners = self.partners()
+        outcomes = [(d, self._send(d, partners.get(d.partner))) for d in due]
+        self._record(outcomes, partners)
         return len(due)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
@@ -104,31 +109,45 @@ class Deliverer:
 
     def attempt(self, d: Delivery) -> bool:
         """Send one leased delivery and record the outcome; True if delivered."""
-        partner = self.partners().get(d.partner)
+        partners = self.partners()
+        error = self._send(d, partners.get(d.partner))
+        self._record([(d, error)], partners)
+        return error is None
+
+    def _send(self, d: Delivery, partner: Partner | None) -> str | None:
+        """Send; None when done, else the reason it failed."""
         try:
             sender = self.senders.get(d.channel)
             if sender is None:
                 raise DeliveryFailed(f"no sender for channel {d.channel!r}")
             sender(d, partner)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
-            self._failed(d, reason)
-            return False
-        with self.store.transaction() as tx:
-            tx.mark_delivered(d.id, self.worker)
-            if partner is not None and d.control_ref and d.kind == "original" and partner.acks.expect_contrl:
-                minutes = partner.acks.deadline_minutes or self.settings.ack_deadline_minutes
-                tx.expect_ack(delivery_id=d.id, partner=partner.id, control_ref=d.control_ref,
-                              message_refs=[], deadline=utcnow() + timedelta(minutes=minutes))
-        self.delivered += 1
-        log.info("delivered", extra={"delivery_id": d.id, "message_id": d.message_id, "partner": d.partner,
-                                     "channel": d.channel})
-        return True
+            return str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+        return None
 
-    def _failed(self, d: Delivery, reason: str) -> None:
+    def _record(self, outcomes: list[tuple[Delivery, str | None]], partners: Partners) -> None:
+        """Write the outcomes of sent deliveries. A crash before this commit sends them again (at least
+        once); receivers dedupe by the delivery id."""
         now = utcnow()
+        with self.store.transaction() as tx:
+            for d, error in outcomes:
+                if error is not None:
+                    self._failed(tx, d, error, now)
+                    continue
+                tx.mark_delivered(d.id, self.worker)
+                partner = partners.get(d.partner)
+                if partner is not None and d.control_ref and d.kind == "original" and partner.acks.expect_contrl:
+                    minutes = partner.acks.deadline_minutes or self.settings.ack_deadline_minutes
+                    tx.expect_ack(delivery_id=d.id, partner=partner.id, control_ref=d.control_ref,
+                                  message_refs=[], deadline=now + timedelta(minutes=minutes))
+                self.delivered += 1
+                log.info("delivered", extra={"delivery_id": d.id, "message_id": d.message_id,
+                                             "partner": d.partner, "channel": d.channel})
+
+    def _failed(self, tx: Transaction, d: Delivery, reason: str, now: datetime) -> None:
         age = (now - d.created_at).total_seconds()
         attempts = d.attempts + 1
+        retry_at: datetime | None
         if age >= self.settings.delivery_max_age_s:
             retry_at = None
             budget = self.settings.delivery_max_age_s
@@ -142,8 +161,7 @@ class Deliverer:
             self.failed += 1
             log.warning("delivery attempt %d failed, retry in %.1f s: %s", attempts, wait, reason,
                         extra={"delivery_id": d.id, "partner": d.partner})
-        with self.store.transaction() as tx:
-            tx.mark_attempt_failed(d.id, reason, retry_at=retry_at)
+        tx.mark_attempt_failed(d.id, reason, retry_at=retry_at)
 
     # --- channels ------------------------------------------------------------------------------------
 

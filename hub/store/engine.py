@@ -17,7 +17,9 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,9 +155,33 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(OPT_WRITE) else "BEGIN")
 
 
+# SQLite lets one writer in at a time, and a writer that finds the database locked sleeps in the busy
+# handler (1, 2, 5, 10 ... 100 ms) before trying again, while the thread that holds the lock can take it
+# again at once: with a pipeline thread committing back to back, an intake or delivery thread of the same
+# process could starve for seconds. So the writers of one process queue on a lock of their own first,
+# which hands over without sleeping; busy_timeout still arbitrates between processes.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(engine, threading.Lock())
+
+
 @contextmanager
 def transaction(engine: Engine, *, write: bool, durable: bool = False) -> Iterator[Connection]:
     """A connection inside a transaction: committed when the block ends, rolled back if it raises."""
+    if write and engine.dialect.name == "sqlite":
+        with _write_lock(engine), _transaction(engine, write=write, durable=durable) as conn:
+            yield conn
+        return
+    with _transaction(engine, write=write, durable=durable) as conn:
+        yield conn
+
+
+@contextmanager
+def _transaction(engine: Engine, *, write: bool, durable: bool = False) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn.execution_options(**{OPT_WRITE: write, OPT_DURABLE: durable})
         with conn.begin():
