@@ -7,22 +7,58 @@ not processed twice.
 
 from __future__ import annotations
 
+import gc
+import threading
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.catalog import Catalog
-from hub.dossier.correlate import Key, Outcome, correlate, source_of
+from hub.dossier.correlate import Key, Memo, Outcome, correlate, source_of
 from hub.dossier.keys import Stamp
 from hub.mapping.run import MessageMapping, map_edifact, map_xml
 from hub.report import Report
 from hub.store import Store
 from hub.store.store import JournalEntry, Transaction
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (it nests, and works across threads).
+
+    Mapping a large bayplan and correlating it allocate millions of small lists and dicts, none of them
+    in reference cycles that matter; the collector would scan the growing heap again and again (about
+    a third of the time). Reference counting still frees everything as usual; the collector runs
+    again after the block."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
+
 
 def map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMapping]]:
     """Validate, then map every message that validation located (rejected ones included: a mapping
     author wants to see what they would give)."""
+    with gc_paused():
+        return _map_bytes(data, catalog)
+
+
+def _map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMapping]]:
     from hub.xml import looks_like_xml, parse_and_validate
 
     if looks_like_xml(data):
@@ -37,7 +73,18 @@ def map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappin
 
 
 class StoreRepository:
-    """`hub.dossier.correlate.Repository` over one store transaction."""
+    """`hub.dossier.correlate.Repository` over one store transaction.
+
+    It keeps what it loads and saves: a dossier loaded twice is read (and its JSON parsed) once, and
+    correlation's `Memo` reuses the objects dossiers were built from. Inside `deferred()` (as
+    `correlate_mapped` runs it), saves are held until the block ends and then written once each, in
+    batches: the dossier row once, only the correlation keys that changed (compared with the rows
+    the store has), only the events that are new, and the discrepancies with one statement. Outside
+    `deferred()`, each save is written at once, the same way. The store ends up exactly as if every
+    save had been written when it was made (a discrepancy that one save recorded and a later one
+    dropped is recorded as resolved), except for the order in which keys were linked, which no
+    result depends on.
+    """
 
     def __init__(self, tx: Transaction, content_id: str = "", journal_id: str | None = None) -> None:
         self.tx = tx
@@ -46,42 +93,90 @@ class StoreRepository:
         # or the database); events of the message being processed point to its journal entry.
         self.content_id = content_id
         self.journal_id = journal_id
+        self.memo = Memo()
+        self._docs: dict[str, dict[str, Any]] = {}  # loaded or saved, by dossier id
+        self._kinds: dict[str, str] = {}
+        self._index: dict[str, list[Key]] = {}  # saved in this session: the index of the last save
+        self._index_sets: dict[str, frozenset[tuple[str, str]]] = {}
+        self._by_key: dict[tuple[str, str, str], dict[str, None]] = {}  # (kind, type, value) -> saved ids
+        self._dirty: dict[str, None] = {}  # saved, not yet written (ordered)
+        self._deleted: set[str] = set()
+        self._events: dict[str, set[str]] = {}  # event ids of the dossier as the store has it
+        self._seen: dict[str, dict[str, dict[str, Any]]] = {}  # discrepancies saved, by dossier and id
+        self._depth = 0
+        self._found: dict[tuple[str, str, str], list[str]] = {}  # prefetched store look-ups
+
+    def prefetch(self, kind: str, wanted: Iterable[tuple[str, str]]) -> None:
+        """Look many keys up at once, for the `find`s that follow (one query per key type)."""
+        by_type: dict[str, list[str]] = {}
+        for t, v in wanted:
+            if (kind, t, v) not in self._found:
+                by_type.setdefault(t, []).append(v)
+        for t, values in by_type.items():
+            hits = self.tx.find_dossier_ids_many(t, values, kind=kind)
+            for v in values:
+                self._found[(kind, t, v)] = hits.get(v, [])
+
+    @contextmanager
+    def deferred(self) -> Iterator[StoreRepository]:
+        """Hold saves until the block ends, then write them (not if the block raises)."""
+        self._depth += 1
+        try:
+            yield self
+        finally:
+            self._depth -= 1
+        if self._depth == 0:
+            self.flush()
 
     def find(self, kind: str, key_type: str, value: str) -> list[str]:
-        return self.tx.find_dossier_ids(key_type, value, kind=kind)
+        out: dict[str, None] = {}
+        known = self._found.get((kind, key_type, value))
+        # Prefetched results stay right: the store's keys change only through this repository, whose
+        # own changes (saved indexes, deletions) are applied on top of them here.
+        for did in known if known is not None else self.tx.find_dossier_ids(key_type, value, kind=kind):
+            if did in self._deleted:
+                continue
+            held = self._index_sets.get(did)
+            if held is None or (key_type, value) in held:
+                out[did] = None
+        for did in self._by_key.get((kind, key_type, value), ()):
+            out[did] = None
+        return list(out)
 
     def load(self, dossier_id: str) -> dict[str, Any] | None:
+        if dossier_id in self._deleted:
+            return None
+        doc = self._docs.get(dossier_id)
+        if doc is not None:
+            return doc
         found = self.tx.load_dossier(dossier_id, lock=True)
         if found is None:
             return None
         doc, version = found
         self.versions[dossier_id] = version
+        self._docs[dossier_id] = doc
+        self._events[dossier_id] = {e["id"] for e in (doc.get("dossier") or {}).get("events") or ()}
         return doc
 
     def save(self, dossier_id: str, kind: str, stored: dict[str, Any], index: list[Key]) -> None:
-        status = str(stored["dossier"].get("status") or "")
-        if dossier_id in self.versions:
-            self.versions[dossier_id] = self.tx.update_dossier(dossier_id, status, stored,
-                                                               self.versions[dossier_id])
-        else:
-            self.versions[dossier_id] = self.tx.insert_dossier(dossier_id, kind, status, stored)
-        self.tx.delete_keys_for_dossier(dossier_id)
-        self.tx.add_keys({"key_type": t, "value": v, "scope": scope, "dossier_id": dossier_id,
-                          "dossier_kind": kind} for t, v, scope in index)
-        events = stored["dossier"].get("events") or []
-        self.tx.add_events({"id": e["id"], "dossier_id": dossier_id, "type": e["type"],
-                            "event_time": Stamp.from_dict(e["time"]).as_datetime() if e.get("time") else None,
-                            "message_id": self._journal_id(e.get("source_message_id")),
-                            "detail": e.get("detail") or None}
-                           for e in events)
-        current = {d["id"] for d in stored["dossier"].get("discrepancies") or []}
-        for d in stored["dossier"].get("discrepancies") or []:
-            self.tx.upsert_discrepancy(dossier_id, d["type"], d["id"], severity=d["severity"],
-                                       detail={"text": d["detail"], "keys": d["keys"]},
-                                       status="open")
-        for d in self.tx.discrepancies_for(dossier_id, status="open"):
-            if d["key"] not in current:
-                self.tx.set_discrepancy_status(d["id"], "resolved")
+        self._docs[dossier_id] = stored
+        self._kinds[dossier_id] = kind
+        old = self._index.get(dossier_id)
+        if old is not None:
+            for t, v, _ in old:
+                ids = self._by_key.get((kind, t, v))
+                if ids is not None:
+                    ids.pop(dossier_id, None)
+        self._index[dossier_id] = index
+        self._index_sets[dossier_id] = frozenset((t, v) for t, v, _ in index)
+        for t, v, _ in index:
+            self._by_key.setdefault((kind, t, v), {})[dossier_id] = None
+        seen = self._seen.setdefault(dossier_id, {})
+        for d in stored["dossier"].get("discrepancies") or ():
+            seen[d["id"]] = d
+        self._dirty[dossier_id] = None
+        if self._depth == 0:
+            self.flush()
 
     def _journal_id(self, message_id: str | None) -> str | None:
         """The journal entry of an event's message: the current one's; earlier messages' events are
@@ -91,11 +186,97 @@ class StoreRepository:
         return None
 
     def delete(self, dossier_id: str) -> None:
+        self._deleted.add(dossier_id)
+        self._dirty.pop(dossier_id, None)
+        self._docs.pop(dossier_id, None)
+        kind = self._kinds.get(dossier_id)
+        for t, v, _ in self._index.pop(dossier_id, ()):
+            ids = self._by_key.get((kind or "", t, v))
+            if ids is not None:
+                ids.pop(dossier_id, None)
+        self._index_sets[dossier_id] = frozenset()
+        self._seen.pop(dossier_id, None)
+        self._events.pop(dossier_id, None)
+        self.memo.built.pop(dossier_id, None)
+        # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
         self.versions.pop(dossier_id, None)
 
     def new_id(self, kind: str) -> str:
         return ("VC-" if kind == "vessel_call" else "CS-") + uuid.uuid4().hex[:12].upper()
+
+    def flush(self) -> None:
+        """Write the saves held so far."""
+        ids = list(self._dirty)
+        self._dirty.clear()
+        if not ids:
+            return
+        tx = self.tx
+        stored_before = [d for d in ids if d in self.versions]
+        fresh = [d for d in ids if d not in self.versions]
+        # the dossier rows
+        for did in stored_before:
+            stored = self._docs[did]
+            status = str(stored["dossier"].get("status") or "")
+            self.versions[did] = tx.update_dossier(did, status, stored, self.versions[did])
+        tx.insert_dossiers((did, self._kinds[did], str(self._docs[did]["dossier"].get("status") or ""),
+                            self._docs[did]) for did in fresh)
+        for did in fresh:
+            self.versions[did] = 1
+            self._events.setdefault(did, set())
+        # the keys: only what changed
+        have = tx.keys_of(stored_before) if stored_before else {}
+        add: list[dict[str, Any]] = []
+        drop: list[int] = []
+        for did in ids:
+            current = have.get(did, {})
+            kind = self._kinds[did]
+            wanted = set(self._index[did])
+            add.extend({"key_type": t, "value": v, "scope": scope, "dossier_id": did, "dossier_kind": kind}
+                       for t, v, scope in self._index[did] if (t, v, scope) not in current)
+            drop.extend(row for key, row in current.items() if key not in wanted)
+        if drop:
+            tx.delete_keys(drop)
+        if add:
+            tx.add_keys(add)
+        # the events: only the new ones (add_events would skip the others anyway)
+        events: list[dict[str, Any]] = []
+        for did in ids:
+            known = self._events[did]
+            for e in self._docs[did]["dossier"].get("events") or ():
+                if e["id"] in known:
+                    continue
+                known.add(e["id"])
+                events.append({"id": e["id"], "dossier_id": did, "type": e["type"],
+                               "event_time": Stamp.from_dict(e["time"]).as_datetime() if e.get("time") else None,
+                               "message_id": self._journal_id(e.get("source_message_id")),
+                               "detail": e.get("detail") or None})
+        if events:
+            tx.add_events(events)
+        # the discrepancies: the current ones open, those an earlier save had and the last one has not
+        # resolved, and the store's open ones that are no longer current resolved
+        rows: list[dict[str, Any]] = []
+        current_ids: dict[str, set[str]] = {}
+        for did in ids:
+            now = {d["id"]: d for d in self._docs[did]["dossier"].get("discrepancies") or ()}
+            current_ids[did] = set(now)
+            seen = self._seen.pop(did, {})
+            for d in now.values():
+                rows.append(self._discrepancy(did, d, "open"))
+            for key, d in seen.items():
+                if key not in now:
+                    rows.append(self._discrepancy(did, d, "resolved"))
+        tx.upsert_discrepancies(rows)
+        if stored_before:
+            stale = [d["id"] for d in tx.open_discrepancies(stored_before)
+                     if d["key"] not in current_ids[d["dossier_id"]]]
+            if stale:
+                tx.set_discrepancies_status(stale, "resolved")
+
+    @staticmethod
+    def _discrepancy(dossier_id: str, d: dict[str, Any], status: str) -> dict[str, Any]:
+        return {"dossier_id": dossier_id, "type": d["type"], "key": d["id"], "severity": d["severity"],
+                "detail": {"text": d["detail"], "keys": d["keys"]}, "status": status}
 
 
 @dataclass
@@ -130,12 +311,13 @@ def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[Messag
     repo = StoreRepository(tx, content_id, entry.id)
     received = entry.received_at.isoformat()
     outcomes = []
-    for n, m in enumerate(mappings):
-        if m.document is None:
-            continue
-        mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
-        src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
-        outcomes.append(correlate(repo, src, m.document))
+    with gc_paused(), repo.deferred():  # each dossier written once, when every message has been correlated
+        for n, m in enumerate(mappings):
+            if m.document is None:
+                continue
+            mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
+            src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
+            outcomes.append(correlate(repo, src, m.document))
     return outcomes
 
 

@@ -75,6 +75,63 @@ class Repository(Protocol):
     def new_id(self, kind: str) -> str: ...
 
 
+class Memo:
+    """What one correlation session (a repository used for one or more messages in one transaction)
+    may reuse instead of recomputing. Optional: a repository offers it as its `memo` attribute.
+
+    * `built`: per dossier id, the dossier document last written into its stored dict, with the object
+      it was encoded from and its index. Valid only while the stored dict still holds that very
+      document (checked by identity), so a repository that copies what it loads simply never hits.
+    * `bayplans`: the bayplan each call fragment gives (by fragment identity, the fragment kept alive
+      with it): a fragment never changes once attached, and a 24,000-record bayplan is costly to
+      rebuild on every message of the same call.
+    """
+
+    def __init__(self) -> None:
+        self.built: dict[str, tuple[dict[str, Any], VesselCall | ConsignmentDossier, list[Key]]] = {}
+        self.bayplans: dict[int, tuple[dict[str, Any], Bayplan]] = {}
+        self.sources: dict[int, tuple[dict[str, Any], SourceMessage]] = {}
+        self.encoded: dict[int, tuple[Bayplan, dict[str, list[StowageRecord]], dict[str, Any]]] = {}
+
+    def encode_call(self, vc: VesselCall) -> dict[str, Any]:
+        """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
+        records): a bayplan never changes once built from its fragment."""
+        plans = vc.bayplans
+        vc.bayplans = []
+        try:
+            out = vc.to_dict()
+        finally:
+            vc.bayplans = plans
+        encoded = []
+        for b in plans:
+            hit = self.encoded.get(id(b))
+            if hit is None or hit[0] is not b or hit[1] is not b.records:
+                hit = self.encoded[id(b)] = (b, b.records, b.to_dict())
+            encoded.append(hit[2])
+        out["bayplans"] = encoded
+        return out
+
+    def source(self, data: dict[str, Any]) -> SourceMessage:
+        """SourceMessage.from_dict, once per fragment's source dict (never changed once attached)."""
+        hit = self.sources.get(id(data))
+        if hit is not None and hit[0] is data:
+            return hit[1]
+        src = SourceMessage.from_dict(data)
+        self.sources[id(data)] = (data, src)
+        return src
+
+    def object_of(self, dossier_id: str, stored: dict[str, Any]) -> tuple[Any, list[Key]] | None:
+        hit = self.built.get(dossier_id)
+        if hit is not None and hit[0] is stored.get("dossier"):
+            return hit[1], hit[2]
+        return None
+
+
+def _memo(repo: Repository) -> Memo | None:
+    memo = getattr(repo, "memo", None)
+    return memo if isinstance(memo, Memo) else None
+
+
 @dataclass
 class Outcome:
     """What one message did: the dossiers it touched, and whether each was new."""
@@ -208,7 +265,11 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
         else:
             out.notes.append("the message names a vessel but no port and voyage or port call reference: "
                              "it was not attached to a vessel call")
-    for c in _consignments_of(doc):
+    fragments = _consignments_of(doc)
+    prefetch = getattr(repo, "prefetch", None)
+    if prefetch is not None and len(fragments) > 1:
+        prefetch("consignment", [k for c in fragments for k in _consignment_keys(c)])
+    for c in fragments:
         frag = {"consignment": c, "kind": kind, "call_id": call_id, "call_port": call.get("port")}
         cid = _attach(repo, "consignment", _consignment_keys(c), source, frag, out)
         out.consignments.append(cid)
@@ -273,8 +334,11 @@ def _repoint_consignments(repo: Repository, old: str, new: str) -> None:
         _rebuild(repo, "consignment", cid, stored)
 
 
-def _ordered(stored: dict[str, Any]) -> list[tuple[SourceMessage, dict[str, Any]]]:
-    items = [(SourceMessage.from_dict(f["source"]), f) for f in stored["fragments"].values()]
+def _ordered(stored: dict[str, Any], memo: Memo | None = None) -> list[tuple[SourceMessage, dict[str, Any]]]:
+    if memo is None:
+        items = [(SourceMessage.from_dict(f["source"]), f) for f in stored["fragments"].values()]
+    else:
+        items = [(memo.source(f["source"]), f) for f in stored["fragments"].values()]
     items.sort(key=lambda sf: sf[0].precedence())
     return items
 
@@ -282,17 +346,23 @@ def _ordered(stored: dict[str, Any]) -> list[tuple[SourceMessage, dict[str, Any]
 def _rebuild(repo: Repository, kind: str, dossier_id: str, stored: dict[str, Any]) -> None:
     dossier: VesselCall | ConsignmentDossier
     if kind == "vessel_call":
-        vc = _fold_call(dossier_id, _ordered(stored))
+        vc = _fold_call(dossier_id, _ordered(stored, _memo(repo)), _memo(repo))
         previous = stored.get("dossier", {}).get("discrepancies")
         if previous:  # derived by _refresh_call; kept until it runs again
             vc.discrepancies = [Discrepancy.from_dict(d) for d in previous]
         index = _call_index(vc)
         dossier = vc
     else:
-        dossier = _fold_consignment(dossier_id, _ordered(stored))
+        dossier = _fold_consignment(dossier_id, _ordered(stored, _memo(repo)))
         index = _consignment_index(dossier)
     dossier.canonicalise()
-    stored["dossier"] = dossier.to_dict()
+    memo = _memo(repo)
+    if memo is not None and isinstance(dossier, VesselCall):
+        stored["dossier"] = memo.encode_call(dossier)
+    else:
+        stored["dossier"] = dossier.to_dict()
+    if memo is not None:
+        memo.built[dossier_id] = (stored["dossier"], dossier, index)
     repo.save(dossier_id, kind, stored, index)
 
 
@@ -313,7 +383,8 @@ def _stamp(v: Any) -> Stamp | None:
     return Stamp.from_dict(v) if isinstance(v, dict) else None
 
 
-def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]]) -> VesselCall:
+def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]],
+               memo: Memo | None = None) -> VesselCall:
     vc = VesselCall(id=call_id)
     vessel: dict[str, Any] = {}
     for src, frag in items:
@@ -361,7 +432,7 @@ def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]]) 
         for f in frag.get("formalities") or ():
             vc.formalities.append(Formality(kind=f.get("kind", "other"), reference=f.get("reference"), source=mid))
         if "stowage" in frag:
-            _add_bayplan(vc, src, frag)
+            _add_bayplan(vc, src, frag, memo)
         vc.events.extend(_call_events(call_id, src, frag))
         vc.sources.append(mid)
     vc.vessel = Vessel(**vessel)
@@ -369,7 +440,19 @@ def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]]) 
     return vc
 
 
-def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any]) -> None:
+def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any], memo: Memo | None = None) -> None:
+    hit = memo.bayplans.get(id(frag)) if memo is not None else None
+    if hit is not None and hit[0] is frag:
+        bp = hit[1]
+    else:
+        bp = _bayplan(src, frag)
+        if memo is not None:
+            memo.bayplans[id(frag)] = (frag, bp)
+    vc.bayplans.append(bp)
+    vc.record_source(f"bayplans[{bp.id}]", src.message_id)
+
+
+def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
     full = frag.get("bayplan", {}).get("full", True)
     bp = Bayplan(id=stable_id("bp", src.message_id), source_message_id=src.message_id,
                  scope=BayplanScope.FULL if full else BayplanScope.PARTIAL, function=src.function,
@@ -393,8 +476,7 @@ def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any]) -> No
             booking=None if not booking or keys.is_dummy_reference(booking) else keys.normalise_bl(booking),
             full_empty=FullEmpty(fe) if fe in ("full", "empty") else None,
             handling=[r["handling"]] if r.get("handling") else []))
-    vc.bayplans.append(bp)
-    vc.record_source(f"bayplans[{bp.id}]", src.message_id)
+    return bp
 
 
 def _num(v: Any) -> float | None:
@@ -644,25 +726,49 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
     stored = repo.load(call_id)
     if stored is None:
         return
-    vc = VesselCall.from_dict(stored["dossier"])
+    memo = _memo(repo)
+    hit = memo.object_of(call_id, stored) if memo is not None else None
     consignments = []
     for cid in repo.find("consignment", "call_id", call_id):
         cs = repo.load(cid)
         if cs is not None:
-            consignments.append((ConsignmentDossier.from_dict(cs["dossier"]), cs))
-    vc.discrepancies = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments))
-    vc.canonicalise()
-    new = vc.to_dict()
-    if new != stored["dossier"]:
+            known = memo.object_of(cid, cs) if memo is not None else None
+            obj = known[0] if known is not None else ConsignmentDossier.from_dict(cs["dossier"])
+            consignments.append((obj, cs))
+    if hit is None:
+        vc = VesselCall.from_dict(stored["dossier"])
+        vc.discrepancies = call_discrepancies(vc, [c for c, _ in consignments],
+                                             _manifest_weights(consignments, memo))
+        vc.canonicalise()
+        new = vc.to_dict()
+        if new != stored["dossier"]:
+            stored["dossier"] = new
+            index = _call_index(vc)
+            if memo is not None:
+                memo.built[call_id] = (new, vc, index)
+            repo.save(call_id, "vessel_call", stored, index)
+        return
+    # The call as _rebuild left it (canonical, encoded into stored["dossier"]): only its discrepancies
+    # can change, so only they are recomputed, sorted as canonicalise sorts them, and compared.
+    vc, index = hit
+    found = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments, memo))
+    found.sort(key=Discrepancy.key)
+    encoded = [d.to_dict() for d in found]
+    if encoded != stored["dossier"].get("discrepancies"):
+        vc.discrepancies = found
+        new = {**stored["dossier"], "discrepancies": encoded}
         stored["dossier"] = new
-        repo.save(call_id, "vessel_call", stored, _call_index(vc))
+        if memo is not None:
+            memo.built[call_id] = (new, vc, index)
+        repo.save(call_id, "vessel_call", stored, index)
 
 
-def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any]]]) -> dict[str, float]:
+def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any]]],
+                      memo: Memo | None = None) -> dict[str, float]:
     """Gross weight per container as the manifests declare it (EQD with its MEA in CUSCAR)."""
     out: dict[str, float] = {}
     for _, stored in consignments:
-        for _, frag in _ordered(stored):
+        for _, frag in _ordered(stored, memo):
             for e in frag["consignment"].get("equipment") or ():
                 if isinstance(e, dict) and e.get("number") and e.get("gross_weight") is not None:
                     out[keys.normalise_container(e["number"]).value] = float(e["gross_weight"])

@@ -576,7 +576,10 @@ class VesselCall(Record, Provenanced):
         self.formalities.sort(key=Formality.key)
         self.bayplans.sort(key=lambda b: (b.stage.value, _stamp_key(b.issued_at), b.id))
         for b in self.bayplans:
-            b.records = {cell: b.records[cell] for cell in sorted(b.records)}
+            cells = list(b.records)
+            ordered = sorted(cells)
+            if cells != ordered:  # already in order: keep the dict (an encoded copy may be reused)
+                b.records = {cell: b.records[cell] for cell in ordered}
         _canonicalise_common(self)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from hub.edifact.directory import Directory
 from hub.edifact.validator import LocatedMessage
-from hub.mapping.evaluate import EdifactSource, XmlSource, evaluate, message_tree
+from hub.mapping.compiled import evaluate_edifact
+from hub.mapping.evaluate import XmlSource, evaluate
 from hub.mapping.registry import MappingRegistry
 
 
@@ -49,8 +50,9 @@ def map_edifact(located: list[LocatedMessage], registry: MappingRegistry,
             continue
         d = directory(lm.directory, lm.interchange.syntax_version)
         assert d is not None and r.type is not None
-        tree = message_tree(lm.scan, lm.start, lm.end, d, r.type)
-        mapped = evaluate(spec, EdifactSource(), tree)
+        # One pass over the message with the compiled spec; the same result as
+        # evaluate(spec, EdifactSource(), message_tree(...)), which stays the reference.
+        mapped = evaluate_edifact(spec, lm.scan, lm.start, lm.end, d.messages[r.type])
         doc = mapped.document
         msg = doc.setdefault("message", {})
         msg.setdefault("type", r.type)

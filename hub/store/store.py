@@ -226,6 +226,30 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(dialect)
 
 
+class _BatchStatements:
+    """The statements of the batch writes (executemany: no RETURNING)."""
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.insert_dossiers = insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
+        d = discrepancies.c
+        discrepancy = insert(discrepancies)
+        self.upsert_discrepancies = discrepancy.on_conflict_do_update(
+            index_elements=[d.dossier_id, d.type, d.key],
+            set_={name: discrepancy.excluded[name]
+                  for name in ("severity", "detail", "message_id", "updated_at", "status")})
+
+
+@functools.cache
+def _batch_statements(dialect: str) -> _BatchStatements:
+    return _BatchStatements(dialect)
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 class Transaction(WorkMixin):
     """One unit of work on one connection: committed when the `with` block ends, rolled back if it raises.
 
@@ -440,6 +464,92 @@ class Transaction(WorkMixin):
                                  .values(status=status, updated_at=utcnow()))
         if result.rowcount == 0:
             raise NotFound(f"no discrepancy {discrepancy_id}")
+
+    # --- batches: the same writes as above, many rows per statement ---------------------------------
+    # Correlating a 24,000-container bayplan or a 5,000-B/L manifest writes tens of thousands of keys,
+    # events and discrepancies; one statement a row costs more than all the rest of the work.
+
+    def insert_dossiers(self, rows: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> None:
+        """`insert_dossier` for many (id, kind, status, document) at once, each at version 1;
+        `DossierExists` (naming the first id taken) if any id is taken, and then nothing is inserted
+        by this call that the caller should rely on (roll the transaction back)."""
+        now = utcnow()
+        params = []
+        for dossier_id, kind, status, doc in rows:
+            _check(kind, DOSSIER_KINDS, "dossier kind")
+            params.append({"id": dossier_id, "kind": kind, "status": status, "document": dict(doc),
+                           "version": 1, "created_at": now, "updated_at": now})
+        for chunk in _chunks(params, 500):
+            result = self._c.execute(_batch_statements(self._c.dialect.name).insert_dossiers, chunk)
+            if result.rowcount is not None and 0 <= result.rowcount < len(chunk):
+                ids = [p["id"] for p in chunk]
+                taken = self._c.execute(sa.select(dossiers.c.id).where(dossiers.c.id.in_(ids))
+                                        .order_by(dossiers.c.id)).scalars().first()
+                raise DossierExists(str(taken))
+
+    def find_dossier_ids_many(self, key_type: str, values: Iterable[str],
+                              kind: str | None = None) -> dict[str, list[str]]:
+        """`find_dossier_ids` (any scope) for many values of one key type: value -> dossier ids, oldest
+        link first; values no dossier holds are left out."""
+        k = correlation_keys.c
+        out: dict[str, list[str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(values)), 500):
+            query = sa.select(k.value, k.dossier_id).where(k.key_type == key_type, k.value.in_(chunk))
+            if kind is not None:
+                query = query.where(k.dossier_kind == kind)
+            query = query.group_by(k.value, k.dossier_id).order_by(sa.func.min(k.id))
+            for row in self._c.execute(query):
+                out.setdefault(row.value, []).append(row.dossier_id)
+        return out
+
+    def keys_of(self, dossier_ids: Iterable[str]) -> dict[str, dict[tuple[str, str, str], int]]:
+        """The correlation keys of some dossiers: dossier id -> {(key_type, value, scope): row id}."""
+        out: dict[str, dict[tuple[str, str, str], int]] = {}
+        k = correlation_keys.c
+        for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
+            query = sa.select(k.id, k.dossier_id, k.key_type, k.value, k.scope).where(k.dossier_id.in_(chunk))
+            for row in self._c.execute(query):
+                out.setdefault(row.dossier_id, {})[(row.key_type, row.value, row.scope)] = row.id
+        return out
+
+    def delete_keys(self, key_ids: Iterable[int]) -> None:
+        """Unlink correlation keys by their row ids (as `keys_of` gives them)."""
+        k = correlation_keys
+        for chunk in _chunks(list(key_ids), 500):
+            self._c.execute(k.delete().where(k.c.id.in_(chunk)))
+
+    def upsert_discrepancies(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """`upsert_discrepancy` with a status for many rows at once. Each row: dossier_id, type, key,
+        severity, status; optionally detail, message_id."""
+        now = utcnow()
+        params = []
+        for d in rows:
+            _check(d["status"], DISCREPANCY_STATUSES, "discrepancy status")
+            detail = d.get("detail")
+            params.append({"id": new_id(), "dossier_id": d["dossier_id"], "type": d["type"], "key": d["key"],
+                           "severity": d["severity"], "status": d["status"],
+                           "detail": None if detail is None else dict(detail),
+                           "message_id": d.get("message_id"), "created_at": now, "updated_at": now})
+        if params:
+            self._c.execute(_batch_statements(self._c.dialect.name).upsert_discrepancies, params)
+
+    def open_discrepancies(self, dossier_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The open discrepancies of some dossiers: id, dossier_id, type, key."""
+        d = discrepancies.c
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
+            query = (sa.select(d.id, d.dossier_id, d.type, d.key)
+                     .where(d.dossier_id.in_(chunk), d.status == "open").order_by(d.created_at, d.id))
+            out.extend(dict(row._mapping) for row in self._c.execute(query))
+        return out
+
+    def set_discrepancies_status(self, discrepancy_ids: Iterable[str], status: str) -> None:
+        """`set_discrepancy_status` for many ids (ids that do not exist are ignored)."""
+        _check(status, DISCREPANCY_STATUSES, "discrepancy status")
+        d = discrepancies
+        now = utcnow()
+        for chunk in _chunks(list(discrepancy_ids), 500):
+            self._c.execute(d.update().where(d.c.id.in_(chunk)).values(status=status, updated_at=now))
 
     # --- queries ------------------------------------------------------------------------------------
 

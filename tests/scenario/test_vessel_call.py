@@ -167,3 +167,24 @@ def test_a_bayplan_split_over_several_messages_is_one_plan(store: Store) -> None
     assert len(containers) == 300
     with store.transaction(write=False) as tx:
         assert all(tx.find_dossier_ids("container", c) == [call_id] for c in containers)
+
+
+def test_correlating_a_message_again_changes_nothing(store: Store) -> None:
+    """correlate_mapped run a second time for the same journalled messages (a crash after the work but
+    before the status, or a second hub process) leaves dossiers, keys, events and discrepancies as
+    they were; the batched writes diff against what the store has."""
+    from hub.ingest import correlate_mapped, map_bytes
+
+    _ingest(store, FILES)
+    before = (_normalised(store), store.counts())
+    catalog = default_catalog()
+    with store.transaction() as tx:
+        for f in FILES:
+            data = f.read_bytes()
+            [entry] = [e for e in tx.messages_in_status("correlated", 100) if e.filename == f.name]
+            _, mappings = map_bytes(data, catalog)
+            from hub.store.store import JournalEntry
+
+            je = JournalEntry(entry.id, entry.sha256, entry.size, entry.received_at, None)
+            correlate_mapped(tx, je, mappings, channel="folder")
+    assert (_normalised(store), store.counts()) == before
