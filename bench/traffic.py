@@ -1,15 +1,18 @@
 """Typical traffic for load tests and benchmarks: distinct CUSCAR, IFTMIN, small BAPLIE and WCO XML
 messages made from the bundled samples, spread over many vessel calls.
 
-Each message gets its own interchange reference (no two are duplicates), its own B/L numbers, and a
-voyage shared by the messages of one call, so correlation files them into `calls` vessel calls rather
-than piling everything into one dossier.
+Each message gets its own interchange reference (no two are duplicates), its own B/L numbers and
+containers (valid ISO 6346 numbers), and a voyage shared by the messages of one call, so correlation
+files them into `calls` vessel calls rather than piling everything into one dossier.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from hub.dossier.keys import iso6346_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +25,21 @@ _EDIFACT = (
     ("samples/baplie-smdg22.edi", "AML", (b"AML2511260001", b"AMLBP000101"), b"0712N"),
 )
 _XML = ("tests/scenario/data/05-wco-declaration.xml", "BROKER", (b"CSB-BRK-2025-004711",), b"0712N")
+_CONTAINERS = re.compile(rb"(?<![A-Z0-9])([A-Z]{3}U)(\d{6})(\d)(?![A-Z0-9])")
+
+
+def _renumber_containers(body: bytes, n: int) -> bytes:
+    """Give the message's containers serial numbers of their own (with the right check digit)."""
+    seen: dict[bytes, bytes] = {}
+
+    def new(match: re.Match[bytes]) -> bytes:
+        old = match.group(0)
+        if old not in seen:
+            first10 = match.group(1).decode() + f"{(n * 8 + len(seen)) % 1_000_000:06d}"
+            seen[old] = (first10 + str(iso6346_check_digit(first10) % 10)).encode()
+        return seen[old]
+
+    return _CONTAINERS.sub(new, body)
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,7 @@ def messages(count: int, calls: int = 50) -> list[Message]:
             body, kind = xml, "wco"
         for token in tokens:
             body = body.replace(token, _unique(token, n))
-        body = body.replace(old_voyage, voyage)
+        body = _renumber_containers(body.replace(old_voyage, voyage), n)
         out.append(Message(n, kind, partner, body))
     return out
 

@@ -729,7 +729,7 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
     memo = _memo(repo)
     hit = memo.object_of(call_id, stored) if memo is not None else None
     consignments = []
-    for cid in repo.find("consignment", "call_id", call_id):
+    for cid in _relevant_consignments(repo, call_id, hit[0] if hit is not None else None, stored):
         cs = repo.load(cid)
         if cs is not None:
             known = memo.object_of(cid, cs) if memo is not None else None
@@ -761,6 +761,29 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
         if memo is not None:
             memo.built[call_id] = (new, vc, index)
         repo.save(call_id, "vessel_call", stored, index)
+
+
+def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None,
+                           stored: dict[str, Any]) -> list[str]:
+    """The consignments of the call that can matter to its discrepancies, in the order the store links
+    them: those carrying a container of the bayplan in force (the checks only look at stowed
+    containers). Without loading the others: a busy call has hundreds of consignments, and every
+    message touching one of them refreshes the call."""
+    ids = repo.find("consignment", "call_id", call_id)
+    if not ids:
+        return ids
+    if vc is None:
+        vc = VesselCall.from_dict(stored["dossier"])
+    stowed = {r.equipment_number for rs in current_stowage(vc).values() for r in rs if r.equipment_number}
+    if not stowed:
+        return []
+    if len(stowed) >= len(ids):
+        return ids  # a big bayplan: loading the call's consignments is cheaper than a look-up per container
+    prefetch = getattr(repo, "prefetch", None)
+    if prefetch is not None:
+        prefetch("consignment", [("container", n) for n in stowed])
+    carrying = {d for n in stowed for d in repo.find("consignment", "container", n)}
+    return [d for d in ids if d in carrying]
 
 
 def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any]]],
