@@ -47,6 +47,20 @@ def add_commands(sub: Any) -> None:
             p.add_argument("--partner")
         p.set_defaults(func=cmd_outbox_requeue, statuses=statuses, verb=name)
 
+    msg = sub.add_parser("messages", help="the journal: what partners sent and what became of it")
+    msg.add_argument("--home", help=home_help)
+    msub = msg.add_subparsers(dest="messages_command", required=True)
+    mls = msub.add_parser("list", help="journalled messages, newest first")
+    mls.add_argument("--status", choices=("received", "routed", "failed", "duplicate"))
+    mls.add_argument("--partner")
+    mls.add_argument("--limit", type=int, default=50)
+    mls.add_argument("--format", choices=("text", "json"), default="text")
+    mls.set_defaults(func=cmd_messages_list)
+    mshow = msub.add_parser("show", help="one message: its envelope, status, validation report and deliveries")
+    mshow.add_argument("id")
+    mshow.add_argument("--raw", action="store_true", help="print the bytes as received instead")
+    mshow.set_defaults(func=cmd_messages_show)
+
     a = sub.add_parser("acks", help="acknowledgements the hub expects from partners")
     a.add_argument("--home", help=home_help)
     a.add_argument("--status", choices=("waiting", "accepted", "rejected", "overdue"))
@@ -160,4 +174,41 @@ def cmd_acks(args: argparse.Namespace) -> int:
         else:
             print(f"{r['partner']:<12} {r['control_ref']:<14} {r['status']:<9} deadline {r['deadline']}"
                   + (f"  answered by {r['ack_message_id']}" if r["ack_message_id"] else ""))
+    return EXIT_OK
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def cmd_messages_list(args: argparse.Namespace) -> int:
+    with _store(args) as store, store.transaction(write=False) as tx:
+        rows = tx.recent_messages(status=args.status, partner=args.partner, limit=args.limit)
+    for r in rows:
+        r = {k: _iso(v) for k, v in r.items()}
+        if args.format == "json":
+            print(json.dumps(r, ensure_ascii=False))
+            continue
+        what = " ".join(str(x) for x in (r["message_type"], r["sender"], r["control_ref"]) if x)
+        print(f"{r['id']}  {r['received_at'][:19]}  {r['status']:<9} {r['channel']:<6} {r['partner'] or '-':<10} "
+              f"{r['filename'] or '-'}  {what}")
+        if r["error"]:
+            print(f"    {r['error']}")
+    return EXIT_OK
+
+
+def cmd_messages_show(args: argparse.Namespace) -> int:
+    with _store(args) as store, store.transaction(write=False) as tx:
+        msg = tx.message(args.id, raw=True)
+        if msg is None:
+            print(f"hub messages: no message {args.id}", file=sys.stderr)
+            return EXIT_REFUSED
+        if args.raw:
+            sys.stdout.buffer.write(msg.raw or b"")
+            return EXIT_OK
+        report = tx.report(args.id)
+        out = {k: _iso(v) for k, v in vars(msg).items() if k != "raw"}
+        out["report"] = report[0] if report else None
+        out["deliveries"] = [_row(d) for d in tx.deliveries(message_id=args.id)]
+    print(json.dumps(out, indent=2, ensure_ascii=False, default=str))
     return EXIT_OK

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hub.pipeline")
 
+ACK_TYPES = frozenset({"CONTRL", "APERAK"})
 HUB_ID = "PORTNETHUB"  # the hub's own UNB identifier when hub.toml names none
 
 
@@ -250,7 +251,8 @@ class _Work:
         for ic in self.report.interchanges:
             for m in ic.messages:
                 directory = f"{m.version or ''}{m.release or ''}" or None
-                if m.type and not self.partner.may_send(m.type, directory, m.assoc):
+                # Acknowledgements answer what the hub sent: any partner may send them.
+                if m.type and m.type not in ACK_TYPES and not self.partner.may_send(m.type, directory, m.assoc):
                     m.issues.append(Issue(Code.MESSAGE_NOT_ALLOWED,
                                           f"Partner {self.partner.id} may send {', '.join(self.partner.sends)}, "
                                           f"not {m.type} {directory or ''} {m.assoc or ''}".rstrip() + ".",

@@ -111,6 +111,19 @@ class WorkMixin:
         return int(self._c.execute(sa.select(sa.func.count()).select_from(messages)
                                    .where(messages.c.status == "received")).scalar_one())
 
+    def recent_messages(self, *, status: str | None = None, partner: str | None = None,
+                        limit: int = 50) -> list[dict[str, Any]]:
+        """The journal, newest first, without bodies: what an operator lists."""
+        m = messages.c
+        query = sa.select(m.id, m.received_at, m.channel, m.partner, m.filename, m.size, m.sender, m.recipient,
+                          m.control_ref, m.message_type, m.status, m.error, m.duplicate_of)
+        if status is not None:
+            query = query.where(m.status == status)
+        if partner is not None:
+            query = query.where(m.partner == partner)
+        return [dict(r._mapping) for r in self._c.execute(query.order_by(m.received_at.desc(), m.id.desc())
+                                                          .limit(limit))]
+
     def same_interchange(self, sender: str, control_ref: str, since: datetime, not_id: str) -> str | None:
         """The first other message from `sender` with UNB reference `control_ref` received since `since`
         and not itself a duplicate or rejected (a corrected resend of a rejected interchange may reuse

@@ -31,7 +31,8 @@ partners:
     role: customs
     unb_ids: [DOUANEMA:ZZZ]
     folder: {in_dir: in/DOUANE, out_dir: out/DOUANE}
-    acks: {contrl: never, aperak: false}
+    sends: [CUSRES]
+    acks: {contrl: never, aperak: false, expect_contrl: true, deadline_minutes: 30}
     receives:
       - types: [CUSCAR]
         via: folder
@@ -214,9 +215,45 @@ def test_delivery_retries_then_dead_letters_then_replays(store: Store, catalog: 
     assert real.run_once() == 3
     with store.transaction(write=False) as tx:
         assert tx.outbox_counts() == {"pending": 0, "delivered": 3, "dead": 0}
-        # The line acknowledges what the hub sends it: nothing was sent to AML but its CONTRL.
-        assert tx.expected_acks() == []
+        # Customs acknowledges what it receives: the original interchange (not the JSON copy, nor
+        # the CONTRL to the line) is now awaited.
+        assert [(a["partner"], a["control_ref"]) for a in tx.expected_acks()] == [("DOUANE", "CUS2511270001")]
     acks = list((settings.home / "out/AML").iterdir())
     assert len(acks) == 1 and b"UNB+UNOA:2+PORTNETHUB+AMLCAS:ZZZ" in acks[0].read_bytes()
     routed = sorted(p.name for p in (settings.home / "out/DOUANE").iterdir())
     assert len(routed) == 2 and message_id
+
+
+def test_a_contrl_from_the_receiver_is_matched_to_what_the_hub_sent(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    from hub.delivery import check_overdue
+
+    run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
+    assert Deliverer(store, lambda: partners, settings, worker="d").run_once() == 3
+    with store.transaction(write=False) as tx:
+        [waiting] = tx.expected_acks()
+    # Customs acknowledges the routed interchange (its UNB reference is the line's): CONTRL is not in
+    # customs' `sends`, but acknowledgements are always allowed.
+    assert (waiting["partner"], waiting["control_ref"], waiting["status"]) == ("DOUANE", "CUS2511270001", "waiting")
+    contrl = (b"UNB+UNOA:2+DOUANEMA:ZZZ+PORTNETHUB+251127:0900+DOU0001'UNH+1+CONTRL:D:3:UN'"
+              b"UCI+CUS2511270001+AMLCAS:ZZZ+DOUANEMA:ZZZ+7'UNT+3+1'UNZ+1+DOU0001'")
+    ack_id = run(store, catalog, partners, settings, contrl, partner="DOUANE")
+    stored = store.message(ack_id, raw=False)
+    assert stored is not None and stored.status == "routed", store.report(ack_id)
+    assert check_overdue(store) == []
+    with store.transaction(write=False) as tx:
+        [matched] = tx.expected_acks()
+    assert matched["status"] == "accepted" and matched["ack_message_id"] == ack_id
+
+
+def test_an_unanswered_interchange_becomes_overdue(store: Store, catalog: Catalog, partners: Partners,
+                                                   settings: Settings) -> None:
+    from hub.delivery import check_overdue
+
+    run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
+    Deliverer(store, lambda: partners, settings, worker="d").run_once()
+    with store.engine.begin() as conn:  # half an hour later
+        conn.exec_driver_sql("UPDATE expected_acks SET deadline = created_at")
+    [overdue] = check_overdue(store)
+    assert overdue["control_ref"] == "CUS2511270001"
+    assert check_overdue(store) == []  # flagged once
