@@ -76,7 +76,9 @@ def messages(count: int, calls: int = 50) -> list[Message]:
             body, kind = xml, "wco"
         for token in tokens:
             body = body.replace(token, _unique(token, n))
-        body = _renumber_containers(body.replace(old_voyage, voyage), n)
+        # The call's outbound voyage too (the bayplan names both), or every call would share one.
+        body = body.replace(old_voyage, voyage).replace(b"0713S", f"{call:04d}S".encode())
+        body = _renumber_containers(body, n)
         out.append(Message(n, kind, partner, body))
     return out
 
