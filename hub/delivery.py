@@ -171,7 +171,9 @@ class Deliverer:
         box = str(d.target.get("box") or "out")
         if box not in ("out", "ack"):
             raise DeliveryFailed(f"unknown box folder {box!r}")
-        deliver_to_box(Path(self.settings.sftp_root) / d.partner / box, d.filename, d.payload or b"")
+        folder = Path(self.settings.sftp_root) / d.partner / box
+        folder.mkdir(parents=True, exist_ok=True)  # a partner who never logged in has no box yet
+        deliver_to_box(folder, d.filename, d.payload or b"")
 
     def _to_folder(self, d: Delivery, partner: Partner | None) -> None:
         from adapters.sftp_client import deliver_to_box

@@ -78,5 +78,7 @@ class Intake:
     def file(self, path: Path, *, channel: str = "folder", partner: str | None = None) -> str:
         data = path.read_bytes()
         entry = self.store.journal(data, channel=channel, partner=partner, filename=path.name)
+        log.info("journalled %s%s from the %s (%d bytes)", path.name, f" of {partner}" if partner else "", channel,
+                 len(data), extra={"message_id": entry.id, "partner": partner})
         self._woke(1)
         return entry.id

@@ -107,12 +107,20 @@ class Pipeline:
 
     # --- the worker loop ------------------------------------------------------------------------------
 
-    def run_once(self, limit: int = 20) -> int:
-        """Lease up to `limit` messages and process them; returns how many were processed."""
+    def run_once(self, limit: int = 20, stop: threading.Event | None = None) -> int:
+        """Lease up to `limit` messages and process them; returns how many were processed. When `stop`
+        is set midway, the leases of the messages not yet begun are handed back at once, so another
+        process (or the next start) need not wait for them to expire."""
         with self.store.transaction() as tx:
             ids = tx.claim_messages(self.worker, limit=limit, lease=self._lease())
         done = 0
-        for message_id in ids:
+        for n, message_id in enumerate(ids):
+            if stop is not None and stop.is_set():
+                with self.store.transaction() as tx:
+                    for left in ids[n:]:
+                        if tx.holds_message(left, self.worker):
+                            tx.release_message(left)
+                break
             try:
                 if self.process(message_id) is not None:
                     done += 1
@@ -124,7 +132,7 @@ class Pipeline:
         """Process until `stop` is set; sleeps until woken (`wake`) or `idle_wait` when idle."""
         while not stop.is_set():
             try:
-                n = self.run_once()
+                n = self.run_once(stop=stop)
             except Exception:
                 log.exception("pipeline cycle failed; retrying")
                 n = 0

@@ -88,6 +88,8 @@ class Hub:
     http: ThreadingHTTPServer | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     started_at: float = 0.0
+    recover_interval: float = 60.0  # seconds between SftpServer.recover() runs (failed hand-overs)
+    _boxed: Partners | None = None  # the partners whose SFTP boxes were last made
 
     def partners(self) -> Partners:
         return self.partners_file.current()
@@ -112,6 +114,8 @@ class Hub:
                                self.intake.sftp_upload, host=s.sftp_host, port=s.sftp_port)
         self.sftp.start()
         log.info("SFTP server listening on %s:%d, boxes under %s", s.sftp_host, self.sftp.port, s.sftp_root)
+        self._make_boxes()
+        self._thread("sftp-housekeeping", self._sftp_loop)
         if s.amqp_url:
             from adapters.amqp import Consumer
 
@@ -128,6 +132,35 @@ class Hub:
         t = threading.Thread(target=target, name=name, daemon=True)
         t.start()
         self.threads.append(t)
+
+    def _make_boxes(self) -> None:
+        """Every SFTP partner's box exists, so deliveries to its out/ and ack/ do not wait for its first
+        login. Done when the partners change (a reload)."""
+        partners = self.partners()
+        if partners is self._boxed or self.sftp is None:
+            return
+        for p in partners:
+            if p.sftp is not None and p.sftp.can_log_in:
+                try:
+                    self.sftp.box(p.id)
+                except (OSError, ValueError):
+                    log.exception("cannot make the SFTP box of %s", p.id, extra={"partner": p.id})
+        self._boxed = partners
+
+    def _sftp_loop(self) -> None:
+        """Boxes of new partners at once; every `recover_interval`, hand over again the files a failed
+        hand-over left in in/ (otherwise they would wait for a restart)."""
+        next_recover = time.monotonic() + self.recover_interval
+        while not self.stop_event.wait(1.0):
+            try:
+                self._make_boxes()
+                if time.monotonic() >= next_recover:
+                    next_recover = time.monotonic() + self.recover_interval
+                    recovered = self.sftp.recover()
+                    if recovered:
+                        log.info("SFTP: %d file(s) left in in/ handed over again", recovered)
+            except Exception:
+                log.exception("SFTP housekeeping failed")
 
     def _overdue_loop(self) -> None:
         while not self.stop_event.wait(30.0):
@@ -284,7 +317,7 @@ def _safe_url(url: str) -> str:
 
 def build(settings: Settings, partners_path: Path) -> Hub:
     store = open_store(settings.database_url)
-    return Hub(settings=settings, store=store, partners_file=PartnersFile(partners_path))
+    return Hub(settings=settings, store=store, partners_file=PartnersFile(partners_path, settings))
 
 
 def serve(settings: Settings, partners_path: Path, *, sftp_port: int | None = None) -> int:

@@ -257,3 +257,16 @@ def test_an_unanswered_interchange_becomes_overdue(store: Store, catalog: Catalo
     [overdue] = check_overdue(store)
     assert overdue["control_ref"] == "CUS2511270001"
     assert check_overdue(store) == []  # flagged once
+
+
+def test_a_stopping_worker_hands_back_the_messages_it_has_not_begun(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    import threading
+
+    for sample in ("cuscar-d95b.edi", "baplie-smdg22.edi"):
+        store.journal((SAMPLES / sample).read_bytes(), channel="folder", partner="AML")
+    stop = threading.Event()
+    stop.set()
+    assert Pipeline(store, catalog, lambda: partners, settings, worker="leaving").run_once(stop=stop) == 0
+    # No lease is left behind: another worker takes both at once.
+    assert Pipeline(store, catalog, lambda: partners, settings, worker="next").run_once() == 2

@@ -1,0 +1,96 @@
+"""Operating the running hub: health and metrics, a graceful stop and restart, partner admin without
+restart."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from .conftest import HubFactory, Partners, make_key, openssh_sftp, wait_for
+from .helpers import SAMPLES, with_ref
+
+
+def _metric(text: str, name: str, labels: str) -> float:
+    found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
+    assert found, f"{name}{{{labels}}} not in:\n{text}"
+    return float(found.group(1))
+
+
+def test_health_and_metrics(hub_factory: HubFactory, tmp_path: Path) -> None:
+    hub = hub_factory(Partners.make(tmp_path))
+    health = hub.health()
+    assert health["status"] == "ok" and health["store"] == "ok"
+    assert health["sftp"] == {"port": hub.sftp_port}
+    assert health["partners"] == {"count": 3, "last_error": None}
+    assert _metric(hub.metrics(), "hub_messages", 'status="routed"') == 0
+
+    drop = hub.folder_in("KASBAH")
+    drop.mkdir(parents=True)
+    (drop / "a.edi").write_bytes((SAMPLES / "iftmin-d96a.edi").read_bytes())
+    (drop / "b.edi").write_bytes(with_ref("iftmin-d96a.edi", "KFL000871", "KFL000872"))
+    (hub.folder_in("AML")).mkdir()
+    (hub.folder_in("AML") / "bad.edi").write_bytes((SAMPLES / "invalid" / "cuscar-too-long.edi").read_bytes())
+    hub.wait_messages(3)
+
+    metrics = hub.metrics()
+    assert _metric(metrics, "hub_messages", 'status="routed"') == 2
+    assert _metric(metrics, "hub_messages", 'status="failed"') == 1
+    assert _metric(metrics, "hub_messages", 'status="received"') == 0
+    assert re.search(r"^hub_intake_journalled_total 3\.0$", metrics, re.M), metrics
+    assert re.search(r"^hub_dossiers [1-9]", metrics, re.M), metrics
+    wait_for("the outbox to drain", lambda: hub.health()["outbox"].get("pending", 0) == 0)
+    health = hub.health()
+    assert health["status"] == "ok" and health["backlog"] == 0
+
+
+def test_sigterm_with_work_queued_then_restart_processes_everything(hub_factory: HubFactory,
+                                                                     tmp_path: Path) -> None:
+    n = 30
+    hub = hub_factory(Partners.make(tmp_path))
+    drop = hub.folder_in("KASBAH")
+    drop.mkdir(parents=True)
+    for i in range(n):
+        (drop / f".m{i:02d}.edi").write_bytes(with_ref("iftmin-d96a.edi", "KFL000871", f"KFL{i:06d}"))
+    for i in range(n):
+        (drop / f".m{i:02d}.edi").rename(drop / f"m{i:02d}.edi")
+
+    # stop as soon as something is journalled and not yet processed
+    wait_for("messages journalled and waiting", lambda: any(m.status == "received" for m in hub.messages()),
+             timeout=15, interval=0.05)
+    assert hub.stop() == 0
+    left = [m.status for m in hub.messages()]
+    unprocessed = left.count("received") + len(list(drop.glob("m*.edi")))
+    assert unprocessed > 0, "the hub finished everything before the stop: the test proves nothing"
+
+    hub.start()
+    messages = hub.wait_messages(n, timeout=60)
+    assert len(messages) == n and {m.status for m in messages} == {"routed"}
+    assert list(drop.iterdir()) == []
+    wait_for(f"{n} CONTRLs and {n} routed copies", lambda:
+             len(list(hub.folder_out("KASBAH").glob("CONTRL_*"))) == n
+             and len(list((hub.box("AML") / "out").glob("m*.edi"))) == n, timeout=30)
+
+
+def test_partner_added_and_suspended_without_restart(hub_factory: HubFactory, tmp_path: Path) -> None:
+    hub = hub_factory(Partners.make(tmp_path))
+    key = make_key(tmp_path / "keys", "newp")
+    refused = openssh_sftp(hub, "NEWP", key, "ls /\n", check=False)
+    assert refused.returncode != 0
+
+    hub.cli("partner", "add", "NEWP", "--unb-id", "NEWP:ZZZ", "--sftp-key", str(key.public))
+    data = (SAMPLES / "iftmin-d96a.edi").read_bytes().replace(b"+KASBAHFWD:ZZZ+", b"+NEWP:ZZZ+")
+    (tmp_path / "newp.edi").write_bytes(data)
+    started = time.monotonic()
+    wait_for("NEWP's first login", lambda: openssh_sftp(
+        hub, "NEWP", key, f"put {tmp_path / 'newp.edi'} /in/newp.edi\n", check=False).returncode == 0, timeout=10,
+        interval=0.5)
+    assert time.monotonic() - started < 10
+    messages = hub.wait_messages(1)
+    assert [(m.partner, m.filename, m.status) for m in messages] == [("NEWP", "newp.edi", "routed")]
+
+    hub.cli("partner", "suspend", "NEWP")
+    refused = openssh_sftp(hub, "NEWP", key, "ls /\n", check=False)
+    assert refused.returncode != 0 and "Permission denied" in refused.stderr, refused.stderr
+    assert re.search(r"sftp auth failed: user 'NEWP' .*suspend", hub.log()), "no refusal logged"
+    assert hub.running
