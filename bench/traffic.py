@@ -73,7 +73,8 @@ def messages(count: int, calls: int = 50) -> list[Message]:
             kind = Path(path).name.split("-")[0]
         else:
             _, partner, tokens, old_voyage = _XML
-            body, kind = xml, "wco"
+            # The declaration clears a B/L of the manifest sent three messages earlier (same call).
+            body, kind = xml.replace(b"AMLTNG0004512", _unique(b"AMLTNG0004512", n - 3)), "wco"
         for token in tokens:
             body = body.replace(token, _unique(token, n))
         # The call's outbound voyage too (the bayplan names both), or every call would share one.

@@ -78,6 +78,30 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
+def _process_alive(pid: int) -> bool:
+    """Whether a process runs with that pid; this process counts as not alive, since a restarted hub
+    may get the pid of the one it replaces and has claimed nothing yet when it asks."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def release_dead_leases(store: Store) -> int:
+    """At start-up: take back what crashed hub processes of this machine held (see
+    Transaction.release_leases_of); returns how many leases were released."""
+    with store.transaction() as tx:
+        released = tx.release_leases_of(socket.gethostname(), _process_alive)
+    if released:
+        log.warning("took back %d leases of hub processes of this machine that are gone", released)
+    return released
+
+
 def _control_ref(message_id: str, salt: str) -> str:
     """A UNB 0020 for something the hub sends about a message: 14 characters derived from the message
     id and a salt, so re-running the stage gives the same reference."""

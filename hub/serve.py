@@ -97,9 +97,11 @@ class Hub:
     def start(self) -> None:
         from adapters.folder import FolderWatcher
         from adapters.sftp_server import SftpServer
+        from hub.pipeline import release_dead_leases
 
         s = self.settings
         self.started_at = time.time()
+        release_dead_leases(self.store)  # a crash left leases: the work is ours again now
         self.deliverer = Deliverer(self.store, self.partners, s)
         self.pipelines = [Pipeline(self.store, self.catalog, self.partners, s,
                                    notify=[self.deliverer.wake]) for _ in range(max(1, s.pipeline_workers))]

@@ -13,7 +13,7 @@ inserted at most once, so routing a message again after a crash adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,6 +93,26 @@ class WorkMixin:
             self._c.execute(messages.update().where(m.id.in_(ids))
                             .values(claimed_by=worker, claimed_until=now + lease))
         return ids
+
+    def release_leases_of(self, host: str, alive: Callable[[int], bool]) -> int:
+        """Hand back the leases held by workers of `host` whose process is gone (a crash, a SIGKILL), so
+        a restarted hub takes their work over at once rather than when the leases expire. Workers are
+        named host:pid:thread (hub.pipeline.worker_name); `alive(pid)` tells whether that process runs.
+        Workers of other machines are left to their lease expiry: nothing here can tell they died."""
+        released = 0
+        for table in (messages, deliveries):
+            c = table.c
+            holders = self._c.execute(sa.select(c.claimed_by).where(c.claimed_by.like(f"{host}:%"))
+                                      .distinct()).scalars()
+            dead = []
+            for worker in holders:
+                pid = worker.split(":")[1] if worker.count(":") >= 2 else ""
+                if not pid.isdigit() or not alive(int(pid)):
+                    dead.append(worker)
+            if dead:
+                released += self._c.execute(table.update().where(c.claimed_by.in_(dead))
+                                            .values(claimed_by=None, claimed_until=None)).rowcount
+        return released
 
     def holds_message(self, message_id: str, worker: str) -> bool:
         """True if `worker` still holds the lease; on PostgreSQL the row stays locked until commit, so

@@ -100,3 +100,17 @@ def test_unknown_delivery_channel_is_refused(store: Store) -> None:
     with store.transaction() as tx, pytest.raises(ValueError, match="unknown delivery channel"):
         tx.enqueue_delivery(message_id=None, purpose="p", partner="X", channel="fax", target={}, kind="json",
                             filename="f", payload=b"")
+
+
+def test_leases_of_dead_workers_of_this_host_are_handed_back(store: Store) -> None:
+    first = store.journal(b"one", channel="cli")
+    second = store.journal(b"two", channel="cli")
+    with store.transaction() as tx:
+        tx.claim_messages("hostA:111:1", limit=1)
+        tx.claim_messages("hostB:222:1", limit=1)
+    with store.transaction() as tx:
+        # pid 111 is gone; hostB is another machine, whose workers cannot be checked from here
+        assert tx.release_leases_of("hostA", alive=lambda pid: False) == 1
+        assert tx.claim_messages("hostA:333:1") == [first.id]
+        assert not tx.holds_message(second.id, "hostA:333:1")
+        assert tx.release_leases_of("hostA", alive=lambda pid: True) == 0
