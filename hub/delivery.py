@@ -87,16 +87,9 @@ class Deliverer:
         return len(due)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
-        while not stop.is_set():
-            try:
-                n = self.run_once()
-            except Exception:
-                log.exception("delivery cycle failed; retrying")
-                n = 0
-                stop.wait(1.0)
-            if n == 0:
-                self.wake.wait(idle_wait)
-                self.wake.clear()
+        from hub.pipeline import work_loop
+
+        work_loop(self.run_once, stop, self.wake, "delivery", idle_wait)
         self.close()
 
     def close(self) -> None:

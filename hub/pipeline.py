@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.catalog import Catalog
@@ -76,6 +76,22 @@ class _Plan:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def work_loop(cycle: Callable[[], int], stop: threading.Event, wake: threading.Event, what: str,
+              idle_wait: float = 0.5) -> None:
+    """Run `cycle` (returns how much it did) until `stop` is set: at once again while there is work,
+    else after `wake` is set or `idle_wait` passes; a failing cycle is logged and retried a second later."""
+    while not stop.is_set():
+        try:
+            n = cycle()
+        except Exception:
+            log.exception("%s cycle failed; retrying", what)
+            n = 0
+            stop.wait(1.0)
+        if n == 0:
+            wake.wait(idle_wait)
+            wake.clear()
 
 
 def _process_alive(pid: int) -> bool:
@@ -154,16 +170,7 @@ class Pipeline:
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
         """Process until `stop` is set; sleeps until woken (`wake`) or `idle_wait` when idle."""
-        while not stop.is_set():
-            try:
-                n = self.run_once(stop=stop)
-            except Exception:
-                log.exception("pipeline cycle failed; retrying")
-                n = 0
-                stop.wait(1.0)
-            if n == 0:
-                self.wake.wait(idle_wait)
-                self.wake.clear()
+        work_loop(lambda: self.run_once(stop=stop), stop, self.wake, "pipeline", idle_wait)
 
     def _lease(self) -> timedelta:
         return timedelta(minutes=5)
@@ -461,7 +468,3 @@ class _Work:
 
 def json_payload(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
-
-
-def _now() -> datetime:
-    return utcnow()

@@ -37,7 +37,7 @@ import yaml
 from adapters.amqp import inbound_queue_arguments
 from hub.store import Store, open_store
 from hub.store.schema import correlation_keys, deliveries, discrepancies, dossiers, events, messages
-from tests.adapters.amqp_helpers import AMQP_URL, broker_problem
+from tests.adapters.amqp_helpers import AMQP_URL, broker_problem, delete_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -132,15 +132,7 @@ class Queues:
             | {self.out}
         if not wait_until(lambda: broker_problem() is None, 60, 1.0):
             return
-        with _connection() as conn:
-            for name in sorted(names):
-                ch = conn.channel()
-                try:
-                    ch.queue_delete(name)
-                except pika.exceptions.ChannelClosedByBroker:
-                    pass
-                if ch.is_open:
-                    ch.close()
+        delete_queues(sorted(names), AMQP_URL)
 
 
 class _connection:
