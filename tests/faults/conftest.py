@@ -467,13 +467,16 @@ def wait_drained(url: str, expected: int, timeout: float, hubs: list[HubProcess]
                          f"{state[1]}, outbox pending {state[2]}")
 
 
-def check_exactly_once(view: StoreView, bodies: list[bytes], *, redelivery_windows: list[float] | None = None,
+def check_exactly_once(view: StoreView, bodies: list[bytes], *,
+                       redelivery_windows: list[tuple[float, float]] | None = None,
                        republished: set[bytes] | frozenset[bytes] = frozenset()) -> list[str]:
     """Problems (empty if none) with: every body journalled exactly once as an original, processed
     (status routed), its routed copy to PORT delivered; duplicates only of known bodies, recognised as
-    such (status duplicate) and, when `redelivery_windows` (epoch seconds of the kills / outages) is
-    given, journalled after an interruption that came after the original (or a body the publisher
-    itself sent again, `republished`)."""
+    such (status duplicate) and, when `redelivery_windows` (epoch-second intervals of the kills and
+    outages; a kill is an interval of no length) is given, journalled while or after an interruption
+    that overlaps the time from the original to it (or a body the publisher itself sent again,
+    `republished`). An outage is an interval because the broker goes on delivering while it shuts
+    down, and redelivers before the test sees it fully back."""
     sent_twice = {sha(b) for b in republished}
     problems: list[str] = []
     wanted = {sha(b) for b in bodies}
@@ -501,7 +504,7 @@ def check_exactly_once(view: StoreView, bodies: list[bytes], *, redelivery_windo
             problems.append(f"duplicate {dup['id']} has status {dup['status']}, not 'duplicate'")
         elif redelivery_windows is not None and dup["sha256"] not in sent_twice:
             t_orig, t_dup = orig["received_at"].timestamp(), dup["received_at"].timestamp()
-            if not any(t_orig <= t <= t_dup for t in redelivery_windows):
+            if not any(start <= t_dup and t_orig <= end for start, end in redelivery_windows):
                 problems.append(f"duplicate {dup['id']} (received {t_dup:.3f}) of {orig['id']} (received "
                                 f"{t_orig:.3f}) is not explained by any interruption {redelivery_windows}")
     routed = {r["id"] for rs in originals.values() for r in rs}

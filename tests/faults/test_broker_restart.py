@@ -86,7 +86,7 @@ def test_broker_restart_mid_load_loses_nothing(tmp_path: Path, queues: Queues, h
     log(f"{COUNT} messages through a broker restart in {elapsed:.0f} s ({COUNT / elapsed:.1f} msg/s)")
 
     view = read_store(home.database_url)
-    problems = check_exactly_once(view, bodies, redelivery_windows=[t_stop, t_back],
+    problems = check_exactly_once(view, bodies, redelivery_windows=[(t_stop, t_back)],
                                   republished=publisher.republished)
     problems += check_arrived(collector, bodies)
     assert not problems, problems

@@ -133,7 +133,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_does_nothing_twice(
     twice = sum(1 for n in collector.arrived.values() if n > 1)
     print(f"duplicates journalled (AMQP redeliveries after a kill): {len(duplicates)}; routed copies that "
           f"arrived more than once (delivery interrupted by a kill): {twice}")
-    problems = check_exactly_once(view, bodies, redelivery_windows=kill_times)
+    problems = check_exactly_once(view, bodies, redelivery_windows=[(t, t) for t in kill_times])
     problems += check_arrived(collector, bodies)
     assert not problems, problems
     assert all(n == 0 for n in queues.dead_depths().values()), queues.dead_depths()
