@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,6 +73,75 @@ def _map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappi
     return report, map_edifact(located, catalog.mappings(), catalog.directory)
 
 
+class DossierCache:
+    """Dossiers kept between transactions by one worker, so that the next message of a busy vessel call
+    does not read, parse and rebuild the whole call again (its cost grew with every message of the call).
+
+    An entry is a dossier as a committed transaction left it: its version, its stored dict and the ids of
+    its stored events. A repository *takes* the entry out when it loads the dossier and uses it only if
+    the store still has that version (another process may have changed it); the repositories of a
+    transaction hand their dossiers back (`keep`) only once it has committed, and `discard` them
+    otherwise, so an entry never holds what a rolled-back transaction changed. Not thread-safe: one per
+    worker thread. The `memo` (objects built from fragments, by identity) is shared by the sessions and
+    started afresh when it grows past `max_memo` entries.
+    """
+
+    def __init__(self, max_dossiers: int = 2000, max_memo: int = 200_000) -> None:
+        self.max_dossiers = max_dossiers
+        self.max_memo = max_memo
+        self._entries: OrderedDict[str, tuple[int, dict[str, Any], set[str]]] = OrderedDict()
+        self._pending: list[StoreRepository] = []
+        self._uncommitted: dict[str, tuple[int, dict[str, Any], set[str]]] = {}
+        self.memo = Memo()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def session_memo(self) -> Memo:
+        memo = self.memo
+        if (len(memo.sources) + len(memo.bayplans) + len(memo.encoded) + len(memo.built)
+                + len(memo.call_facts)) > self.max_memo:
+            self.memo = memo = Memo()
+        return memo
+
+    def take(self, dossier_id: str) -> tuple[int, dict[str, Any], set[str]] | None:
+        """The entry of a dossier, removed from the cache (the taker gives it back through `pending`).
+        Entries handed back by a repository of the transaction still open come first: a later message
+        of the same transaction sees what an earlier one wrote."""
+        entry = self._uncommitted.pop(dossier_id, None)
+        if entry is not None:
+            self._entries.pop(dossier_id, None)
+            return entry
+        return self._entries.pop(dossier_id, None)
+
+    def pending(self, repo: StoreRepository) -> None:
+        """`repo` finished its work inside a transaction that has not committed yet."""
+        for dossier_id, version, stored, events in repo.held():
+            self._uncommitted[dossier_id] = (version, stored, events)
+        self._pending.append(repo)
+
+    def keep(self) -> None:
+        """The transaction committed: keep what its repositories hand back."""
+        for dossier_id, entry in self._uncommitted.items():
+            self._entries[dossier_id] = entry
+            self._entries.move_to_end(dossier_id)
+        self._uncommitted.clear()
+        self._pending.clear()
+        while len(self._entries) > self.max_dossiers:
+            gone, _ = self._entries.popitem(last=False)
+            self.memo.built.pop(gone, None)
+
+    def discard(self) -> None:
+        """The transaction did not commit: what its repositories took is gone (reloaded when needed)."""
+        for repo in self._pending:
+            for dossier_id, *_ in repo.held():
+                self.memo.built.pop(dossier_id, None)
+                self._entries.pop(dossier_id, None)
+        self._uncommitted.clear()
+        self._pending.clear()
+
+
 class StoreRepository:
     """`hub.dossier.correlate.Repository` over one store transaction.
 
@@ -86,14 +156,16 @@ class StoreRepository:
     result depends on.
     """
 
-    def __init__(self, tx: Transaction, content_id: str = "", journal_id: str | None = None) -> None:
+    def __init__(self, tx: Transaction, content_id: str = "", journal_id: str | None = None,
+                 cache: DossierCache | None = None) -> None:
         self.tx = tx
+        self.cache = cache
         self.versions: dict[str, int] = {}
         # Messages are known to correlation by a content id (same bytes, same id, whatever the order
         # or the database); events of the message being processed point to its journal entry.
         self.content_id = content_id
         self.journal_id = journal_id
-        self.memo = Memo()
+        self.memo = cache.session_memo() if cache is not None else Memo()
         self._docs: dict[str, dict[str, Any]] = {}  # loaded or saved, by dossier id
         self._kinds: dict[str, str] = {}
         self._index: dict[str, list[Key]] = {}  # saved in this session: the index of the last save
@@ -149,6 +221,17 @@ class StoreRepository:
         doc = self._docs.get(dossier_id)
         if doc is not None:
             return doc
+        kept = self.cache.take(dossier_id) if self.cache is not None else None
+        if kept is not None and self.tx.dossier_version(dossier_id, lock=True) == kept[0]:
+            assert self.cache is not None
+            self.cache.hits += 1
+            version, doc, events = kept
+            self.versions[dossier_id] = version
+            self._docs[dossier_id] = doc
+            self._events[dossier_id] = events
+            return doc
+        if self.cache is not None:
+            self.cache.misses += 1
         found = self.tx.load_dossier(dossier_id, lock=True)
         if found is None:
             return None
@@ -201,6 +284,14 @@ class StoreRepository:
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
         self.versions.pop(dossier_id, None)
+
+    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str]]]:
+        """(id, version, stored dict, stored event ids) of every dossier this repository loaded or wrote,
+        as the store has it once the transaction commits."""
+        for dossier_id, doc in self._docs.items():
+            version = self.versions.get(dossier_id)
+            if version is not None and dossier_id not in self._dirty:
+                yield dossier_id, version, doc, self._events.get(dossier_id, set())
 
     def new_id(self, kind: str) -> str:
         return ("VC-" if kind == "vessel_call" else "CS-") + uuid.uuid4().hex[:12].upper()
@@ -301,14 +392,15 @@ class Ingested:
 
 
 def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[MessageMapping], *,
-                     channel: str) -> list[Outcome]:
+                     channel: str, cache: DossierCache | None = None) -> list[Outcome]:
     """Correlate the mapped documents of one journalled message into the store, inside `tx`.
 
     Idempotent: the message is known to correlation by its content id, so running this again for the
-    same message (after a crash, or by a second hub process) changes no dossier.
+    same message (after a crash, or by a second hub process) changes no dossier. With a `cache`, the
+    caller must call its `keep()` once `tx` has committed, or `discard()` if it did not.
     """
     content_id = "M" + entry.sha256[:20]
-    repo = StoreRepository(tx, content_id, entry.id)
+    repo = StoreRepository(tx, content_id, entry.id, cache)
     received = entry.received_at.isoformat()
     outcomes = []
     with gc_paused(), repo.deferred():  # each dossier written once, when every message has been correlated
@@ -318,6 +410,8 @@ def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[Messag
             mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
             src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
             outcomes.append(correlate(repo, src, m.document))
+    if cache is not None:
+        cache.pending(repo)
     return outcomes
 
 

@@ -85,6 +85,8 @@ class Memo:
     * `bayplans`: the bayplan each call fragment gives (by fragment identity, the fragment kept alive
       with it): a fragment never changes once attached, and a 24,000-record bayplan is costly to
       rebuild on every message of the same call.
+    * `call_facts`: likewise, what each call fragment sets on its call (parsed dates, normalised
+      voyages, events), for the call it was folded into.
     """
 
     def __init__(self) -> None:
@@ -92,6 +94,7 @@ class Memo:
         self.bayplans: dict[int, tuple[dict[str, Any], Bayplan]] = {}
         self.sources: dict[int, tuple[dict[str, Any], SourceMessage]] = {}
         self.encoded: dict[int, tuple[Bayplan, dict[str, list[StowageRecord]], dict[str, Any]]] = {}
+        self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
 
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
@@ -383,6 +386,61 @@ def _stamp(v: Any) -> Stamp | None:
     return Stamp.from_dict(v) if isinstance(v, dict) else None
 
 
+@dataclass(slots=True)
+class _CallFacts:
+    """What one call fragment says about its call, parsed once: a fragment never changes once attached,
+    and a busy call folds every one of its fragments again for each new message."""
+
+    fields: list[tuple[str, Any]]  # (attribute, value) the fragment sets on the call
+    voyages: list[str]
+    vessel: dict[str, Any]
+    names_vessel: bool
+    events: list[Event]
+
+
+def _call_facts(call_id: str, src: SourceMessage, frag: dict[str, Any]) -> _CallFacts:
+    c = frag.get("call", {})
+    fields: list[tuple[str, Any]] = [(f, c[f]) for f in ("port", "terminal", "berth", "port_call_ref", "operator",
+                                                         "service") if c.get(f)]
+    voyages = []
+    for f in ("voyage_in", "voyage_out"):
+        if c.get(f):
+            voyage = keys.normalise_voyage(c[f])
+            fields.append((f, voyage))
+            voyages.append(voyage)
+    for f in ("eta", "etd", "ata", "atd", "ops_start", "ops_end"):
+        stamp = _stamp(c.get(f))
+        if stamp is not None:
+            fields.append((f, stamp))
+    for f, role in (("previous_port", "5"), ("next_port", "61")):
+        if c.get(f):
+            fields.append((f, Location(locode=c[f], qualifier=role)))
+    vessel: dict[str, Any] = {}
+    imo = _vessel_imo(c)
+    if imo:
+        vessel["imo"], vessel["imo_valid"] = imo, keys.is_valid_imo(imo)
+    if c.get("vessel_name"):
+        vessel["name"] = keys.normalise_vessel_name(c["vessel_name"])
+    sign = c.get("vessel_call_sign") or (c.get("vessel_id") if c.get("vessel_id_scheme") == "call_sign" else None)
+    if sign:
+        vessel["call_sign"] = keys.normalise_call_sign(sign)
+    if c.get("vessel_flag"):
+        vessel["flag"] = c["vessel_flag"]
+    names_vessel = any(c.get(k) for k in ("vessel_imo", "vessel_name", "vessel_id", "vessel_call_sign"))
+    return _CallFacts(fields, voyages, vessel, names_vessel, list(_call_events(call_id, src, frag)))
+
+
+def _facts_of(call_id: str, src: SourceMessage, frag: dict[str, Any], memo: Memo | None) -> _CallFacts:
+    if memo is None:
+        return _call_facts(call_id, src, frag)
+    hit = memo.call_facts.get(id(frag))
+    if hit is not None and hit[0] is frag and hit[1] == call_id:
+        return hit[2]
+    facts = _call_facts(call_id, src, frag)
+    memo.call_facts[id(frag)] = (frag, call_id, facts)
+    return facts
+
+
 def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]],
                memo: Memo | None = None) -> VesselCall:
     vc = VesselCall(id=call_id)
@@ -390,39 +448,17 @@ def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]],
     # parent of another (no "vessel.x" beside "vessel"), so there is never a child entry to drop, and
     # record_source's scan of every entry, per field and per fragment, was a third of a busy call's fold.
     vessel: dict[str, Any] = {}
+    provenance = vc.provenance
     for src, frag in items:
         mid = src.message_id
-        c = frag.get("call", {})
-        for f in ("port", "terminal", "berth", "port_call_ref", "operator", "service"):
-            if c.get(f):
-                setattr(vc, f, c[f])
-                vc.provenance[f] = mid
-        for f in ("voyage_in", "voyage_out"):
-            if c.get(f):
-                setattr(vc, f, keys.normalise_voyage(c[f]))
-                vc.provenance[f] = mid
-                vc.voyage_aliases.append(keys.normalise_voyage(c[f]))
-        for f in ("eta", "etd", "ata", "atd", "ops_start", "ops_end"):
-            if _stamp(c.get(f)):
-                setattr(vc, f, _stamp(c[f]))
-                vc.provenance[f] = mid
-        for f, role in (("previous_port", "5"), ("next_port", "61")):
-            if c.get(f):
-                setattr(vc, f, Location(locode=c[f], qualifier=role))
-                vc.provenance[f] = mid
-        imo = _vessel_imo(c)
-        if imo:
-            vessel["imo"], vessel["imo_valid"] = imo, keys.is_valid_imo(imo)
-        if c.get("vessel_name"):
-            vessel["name"] = keys.normalise_vessel_name(c["vessel_name"])
-        sign = c.get("vessel_call_sign") or (c.get("vessel_id") if c.get("vessel_id_scheme") == "call_sign"
-                                             else None)
-        if sign:
-            vessel["call_sign"] = keys.normalise_call_sign(sign)
-        if c.get("vessel_flag"):
-            vessel["flag"] = c["vessel_flag"]
-        if any(c.get(k) for k in ("vessel_imo", "vessel_name", "vessel_id", "vessel_call_sign")):
-            vc.provenance["vessel"] = mid
+        facts = _facts_of(call_id, src, frag, memo)
+        for f, value in facts.fields:
+            setattr(vc, f, value)
+            provenance[f] = mid
+        vc.voyage_aliases.extend(facts.voyages)
+        vessel.update(facts.vessel)
+        if facts.names_vessel:
+            provenance["vessel"] = mid
         kind = frag.get("kind")
         if kind == "manifest":
             vc.formalities = [f for f in vc.formalities
@@ -436,7 +472,7 @@ def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]],
             vc.formalities.append(Formality(kind=f.get("kind", "other"), reference=f.get("reference"), source=mid))
         if "stowage" in frag:
             _add_bayplan(vc, src, frag, memo)
-        vc.events.extend(_call_events(call_id, src, frag))
+        vc.events.extend(facts.events)
         vc.sources.append(mid)
     vc.vessel = Vessel(**vessel)
     vc.refresh_status()

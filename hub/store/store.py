@@ -167,6 +167,8 @@ def _lock_key(hex_digest: str) -> int:
 
 
 _DOSSIER_COLUMNS = (dossiers.c.id, dossiers.c.kind, dossiers.c.status, dossiers.c.document)
+_DOSSIER_VERSION = sa.select(dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
+_DOSSIER_VERSION_FOR_UPDATE = _DOSSIER_VERSION.with_for_update()
 
 
 def _dossier_dict(row: RowMapping) -> dict[str, Any]:
@@ -206,6 +208,28 @@ class _Statements:
                                .values(version=dossiers.c.version + 1)
                                .returning(dossiers.c.version))
         k = correlation_keys.c
+        # Reads of the correlation hot path, fixed for the same reason.
+        linked = (sa.select(k.dossier_id)
+                  .where(k.key_type == sa.bindparam("b_type"), k.value == sa.bindparam("b_value"))
+                  .group_by(k.dossier_id).order_by(sa.func.min(k.id)))
+        self.find_ids = linked
+        self.find_ids_of_kind = linked.where(k.dossier_kind == sa.bindparam("b_kind"))
+        self.find_ids_many = (sa.select(k.value, k.dossier_id)
+                              .where(k.key_type == sa.bindparam("b_type"),
+                                     k.value.in_(sa.bindparam("b_values", expanding=True)))
+                              .group_by(k.value, k.dossier_id).order_by(sa.func.min(k.id)))
+        self.find_ids_many_of_kind = self.find_ids_many.where(k.dossier_kind == sa.bindparam("b_kind"))
+        self.keys_of = (sa.select(k.id, k.dossier_id, k.key_type, k.value, k.scope)
+                        .where(k.dossier_id.in_(sa.bindparam("b_ids", expanding=True))))
+        self.open_discrepancies = (sa.select(d.id, d.dossier_id, d.type, d.key)
+                                   .where(d.dossier_id.in_(sa.bindparam("b_ids", expanding=True)),
+                                          d.status == "open")
+                                   .order_by(d.created_at, d.id))
+        load = sa.select(dossiers.c.document, dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
+        self.load_dossier = {False: load, True: load.with_for_update() if dialect == "postgresql" else load}
+        self.message = {raw: sa.select(*_MESSAGE_COLUMNS, message_bodies.c.raw if raw else sa.null().label("raw"))
+                        .select_from(messages.join(message_bodies) if raw else messages)
+                        .where(m.id == sa.bindparam("b_id")) for raw in (False, True)}
         self.insert_keys = insert(correlation_keys).on_conflict_do_nothing(
             index_elements=[k.key_type, k.value, k.scope, k.dossier_id])
         self.insert_events = insert(events).on_conflict_do_nothing(index_elements=[events.c.id])
@@ -318,10 +342,7 @@ class Transaction(WorkMixin):
         return None if row is None else (row.report, row.accepted)
 
     def message(self, message_id: str, *, raw: bool = True) -> StoredMessage | None:
-        query = sa.select(*_MESSAGE_COLUMNS, message_bodies.c.raw if raw else sa.null().label("raw"))
-        if raw:
-            query = query.select_from(messages.join(message_bodies))
-        row = self._c.execute(query.where(messages.c.id == message_id)).one_or_none()
+        row = self._c.execute(self._s.message[raw], {"b_id": message_id}).one_or_none()
         return None if row is None else StoredMessage(**row._asdict())
 
     def messages_in_status(self, status: str, limit: int = 100, *,
@@ -348,6 +369,11 @@ class Transaction(WorkMixin):
 
         `scope=None` matches every scope; a string matches exactly that scope ('' is the global scope).
         """
+        if scope is None:
+            if kind is None:
+                return list(self._c.execute(self._s.find_ids, {"b_type": key_type, "b_value": value}).scalars())
+            return list(self._c.execute(self._s.find_ids_of_kind,
+                                        {"b_type": key_type, "b_value": value, "b_kind": kind}).scalars())
         k = correlation_keys.c
         query = sa.select(k.dossier_id).where(k.key_type == key_type, k.value == value)
         if scope is not None:
@@ -360,11 +386,15 @@ class Transaction(WorkMixin):
     def load_dossier(self, dossier_id: str, *, lock: bool = False) -> tuple[dict[str, Any], int] | None:
         """(document, version), or None. `lock` takes a row lock on PostgreSQL (FOR UPDATE); optimistic
         concurrency through update_dossier's version check needs no lock."""
-        query = sa.select(dossiers.c.document, dossiers.c.version).where(dossiers.c.id == dossier_id)
-        if lock and self._pg:
-            query = query.with_for_update()
-        row = self._c.execute(query).one_or_none()
+        row = self._c.execute(self._s.load_dossier[lock], {"b_id": dossier_id}).one_or_none()
         return None if row is None else (row.document, row.version)
+
+    def dossier_version(self, dossier_id: str, *, lock: bool = False) -> int | None:
+        """The dossier's version (None if there is none), without its document: enough to tell whether
+        a copy kept from an earlier transaction is still current. `lock` as in load_dossier."""
+        query = _DOSSIER_VERSION_FOR_UPDATE if lock and self._pg else _DOSSIER_VERSION
+        version = self._c.execute(query, {"b_id": dossier_id}).scalar_one_or_none()
+        return None if version is None else int(version)
 
     def insert_dossier(self, dossier_id: str, kind: str, status: str, doc: Mapping[str, Any]) -> int:
         """Create a dossier at version 1 (returned); `DossierExists` if the id is taken."""
@@ -491,24 +521,18 @@ class Transaction(WorkMixin):
                               kind: str | None = None) -> dict[str, list[str]]:
         """`find_dossier_ids` (any scope) for many values of one key type: value -> dossier ids, oldest
         link first; values no dossier holds are left out."""
-        k = correlation_keys.c
         out: dict[str, list[str]] = {}
+        query = self._s.find_ids_many if kind is None else self._s.find_ids_many_of_kind
         for chunk in _chunks(list(dict.fromkeys(values)), 500):
-            query = sa.select(k.value, k.dossier_id).where(k.key_type == key_type, k.value.in_(chunk))
-            if kind is not None:
-                query = query.where(k.dossier_kind == kind)
-            query = query.group_by(k.value, k.dossier_id).order_by(sa.func.min(k.id))
-            for row in self._c.execute(query):
+            for row in self._c.execute(query, {"b_type": key_type, "b_values": chunk, "b_kind": kind}):
                 out.setdefault(row.value, []).append(row.dossier_id)
         return out
 
     def keys_of(self, dossier_ids: Iterable[str]) -> dict[str, dict[tuple[str, str, str], int]]:
         """The correlation keys of some dossiers: dossier id -> {(key_type, value, scope): row id}."""
         out: dict[str, dict[tuple[str, str, str], int]] = {}
-        k = correlation_keys.c
         for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
-            query = sa.select(k.id, k.dossier_id, k.key_type, k.value, k.scope).where(k.dossier_id.in_(chunk))
-            for row in self._c.execute(query):
+            for row in self._c.execute(self._s.keys_of, {"b_ids": chunk}):
                 out.setdefault(row.dossier_id, {})[(row.key_type, row.value, row.scope)] = row.id
         return out
 
@@ -535,12 +559,9 @@ class Transaction(WorkMixin):
 
     def open_discrepancies(self, dossier_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The open discrepancies of some dossiers: id, dossier_id, type, key."""
-        d = discrepancies.c
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
-            query = (sa.select(d.id, d.dossier_id, d.type, d.key)
-                     .where(d.dossier_id.in_(chunk), d.status == "open").order_by(d.created_at, d.id))
-            out.extend(dict(row._mapping) for row in self._c.execute(query))
+            out.extend(dict(row._mapping) for row in self._c.execute(self._s.open_discrepancies, {"b_ids": chunk}))
         return out
 
     def set_discrepancies_status(self, discrepancy_ids: Iterable[str], status: str) -> None:

@@ -57,6 +57,27 @@ class Delivery:
 _DELIVERY_LIST_COLUMNS = [c for c in deliveries.c if c.name not in ("payload", "claimed_by", "claimed_until")]
 
 
+def _lease_holder(for_update: bool) -> Any:
+    query = sa.select(messages.c.claimed_by).where(messages.c.id == sa.bindparam("b_id"))
+    return query.with_for_update() if for_update else query
+
+
+# Built once: a statement built around literal values costs SQLAlchemy more than SQLite takes to run it.
+_LEASE_HOLDER = {pg: _lease_holder(pg) for pg in (False, True)}
+_RELEASE = (messages.update().where(messages.c.id == sa.bindparam("b_id"))
+            .values(claimed_by=None, claimed_until=None))
+_SAME_INTERCHANGE = (sa.select(messages.c.id)
+                     .where(messages.c.sender == sa.bindparam("b_sender"),
+                            messages.c.control_ref == sa.bindparam("b_ref"),
+                            messages.c.received_at >= sa.bindparam("b_since"),
+                            messages.c.id != sa.bindparam("b_not"), messages.c.duplicate_of.is_(None),
+                            messages.c.status.not_in(("failed", "duplicate")))
+                     .order_by(messages.c.id).limit(1))
+_ENQUEUE = {pg: (postgresql.insert if pg else sqlite.insert)(deliveries).on_conflict_do_nothing(
+    index_elements=[deliveries.c.message_id, deliveries.c.purpose, deliveries.c.partner],
+).returning(deliveries.c.id) for pg in (False, True)}
+
+
 def _delivery(row: Any, payload: bool) -> Delivery:
     values = dict(row._mapping)
     if not payload:
@@ -117,14 +138,10 @@ class WorkMixin:
     def holds_message(self, message_id: str, worker: str) -> bool:
         """True if `worker` still holds the lease; on PostgreSQL the row stays locked until commit, so
         the answer cannot change before this transaction ends."""
-        query = sa.select(messages.c.claimed_by).where(messages.c.id == message_id)
-        if self._pg:
-            query = query.with_for_update()
-        return self._c.execute(query).scalar_one_or_none() == worker
+        return self._c.execute(_LEASE_HOLDER[self._pg], {"b_id": message_id}).scalar_one_or_none() == worker
 
     def release_message(self, message_id: str) -> None:
-        self._c.execute(messages.update().where(messages.c.id == message_id)
-                        .values(claimed_by=None, claimed_until=None))
+        self._c.execute(_RELEASE, {"b_id": message_id})
 
     def unfinished_messages(self) -> int:
         """Messages journalled and not yet through the pipeline."""
@@ -148,12 +165,8 @@ class WorkMixin:
         """The first other message from `sender` with UNB reference `control_ref` received since `since`
         and not itself a duplicate or rejected (a corrected resend of a rejected interchange may reuse
         its reference)."""
-        m = messages.c
-        return self._c.execute(
-            sa.select(m.id).where(m.sender == sender, m.control_ref == control_ref, m.received_at >= since,
-                                  m.id != not_id, m.duplicate_of.is_(None),
-                                  m.status.not_in(("failed", "duplicate")))
-            .order_by(m.id).limit(1)).scalar_one_or_none()
+        return self._c.execute(_SAME_INTERCHANGE, {"b_sender": sender, "b_ref": control_ref, "b_since": since,
+                                                   "b_not": not_id}).scalar_one_or_none()
 
     # --- outbox ---------------------------------------------------------------------------------------
 
@@ -167,11 +180,7 @@ class WorkMixin:
             raise ValueError(f"unknown delivery channel {channel!r}; expected one of "
                              f"{', '.join(sorted(DELIVERY_CHANNELS))}")
         now = utcnow()
-        insert = postgresql.insert if self._pg else sqlite.insert
-        stmt = insert(deliveries).on_conflict_do_nothing(
-            index_elements=[deliveries.c.message_id, deliveries.c.purpose, deliveries.c.partner],
-        ).returning(deliveries.c.id)
-        inserted = self._c.execute(stmt, {
+        inserted = self._c.execute(_ENQUEUE[self._pg], {
             "id": new_id(), "message_id": message_id, "purpose": purpose, "partner": partner,
             "channel": channel, "target": dict(target), "kind": kind, "filename": filename,
             "content_type": content_type, "payload": bytes(payload), "control_ref": control_ref,

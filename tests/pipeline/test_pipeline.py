@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -270,3 +272,35 @@ def test_a_stopping_worker_hands_back_the_messages_it_has_not_begun(
     assert Pipeline(store, catalog, lambda: partners, settings, worker="leaving").run_once(stop=stop) == 0
     # No lease is left behind: another worker takes both at once.
     assert Pipeline(store, catalog, lambda: partners, settings, worker="next").run_once() == 2
+
+
+def test_one_failing_message_does_not_hold_back_the_rest_of_its_batch(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Leased messages are written together in one transaction; when one of them fails there, the
+    transaction is dropped and each message is processed alone: the others are routed, the failing
+    one stays leased (to be retried when its lease expires) and is logged."""
+    from hub.routing.rules import route
+
+    manifest = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    good = [store.journal(manifest.replace(b"CUS2511270001", f"CUS25112700{n:02d}".encode()), channel="folder",
+                          partner="AML", filename=f"m{n}.edi").id for n in range(2, 6)]
+    bad = store.journal((SAMPLES / "baplie-smdg22.edi").read_bytes(), channel="folder", partner="AML").id
+
+    def router(tx: Any, work: Any, outcomes: Any) -> Any:
+        if work.msg.id == bad:
+            raise RuntimeError("a routing bug")
+        return route(tx, work, outcomes)
+
+    pipeline = Pipeline(store, catalog, lambda: partners, settings, worker="w1", router=router)
+    with caplog.at_level(logging.WARNING, logger="hub.pipeline"):
+        assert pipeline.run_once(limit=10) == 4
+    assert any("one at a time" in r.message for r in caplog.records)
+    assert any(r.levelno == logging.ERROR and getattr(r, "message_id", None) == bad for r in caplog.records)
+    for message_id in good:
+        stored = store.message(message_id, raw=False)
+        assert stored is not None and stored.status == "routed"
+        assert "route:1:original@DOUANE" in deliveries(store, message_id)
+    stored = store.message(bad, raw=False)
+    assert stored is not None and stored.status == "received"
+    assert deliveries(store, bad) == {}
