@@ -199,6 +199,7 @@ class Pipeline:
             results = []
             with self.store.transaction() as tx:
                 for work in works:
+                    work.together = True
                     if not tx.holds_message(work.msg.id, self.worker):
                         log.warning("lease lost; left to its new holder", extra={"message_id": work.msg.id})
                         continue
@@ -281,6 +282,7 @@ class _Work:
         self.refusal: tuple[Code, str] | None = None
         self.now = utcnow()
         self.failed = False  # prepare raised
+        self.together = False  # committed with other messages in one transaction
 
     # -- outside the transaction
 
@@ -395,7 +397,7 @@ class _Work:
                 content_type=plan.content_type, control_ref=plan.control_ref)
             if delivery_id:
                 result.deliveries.append(delivery_id)
-        tx.set_status(msg.id, result.status, result.reason if result.status != "routed" else None)
+        tx.set_status(msg.id, result.status, result.reason)  # routed with a reason: not (wholly) filed
         return result
 
     def _same_interchange(self, tx: Transaction) -> str | None:
@@ -414,9 +416,15 @@ class _Work:
             self.report.issues.append(Issue(Code.DUPLICATE_INTERCHANGE, text))
 
     def _correlate(self, tx: Transaction) -> tuple[list[Outcome], dict[str, str]]:
-        """Correlate the mapped messages; a message whose correlation fails is reported, not lost."""
+        """Correlate the mapped messages; a message whose correlation fails is reported, not lost.
+
+        Among other messages in one transaction (`together`), a failure is not caught here: it fails
+        that transaction, and the message is processed again alone, where it is caught. That spares
+        every message a savepoint."""
         entry = JournalEntry(self.msg.id, self.msg.sha256, self.msg.size, self.msg.received_at, None)
         failures: dict[str, str] = {}
+        if self.together:
+            return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel, cache=self.p.cache), failures
         try:
             with tx.savepoint():
                 return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel,

@@ -304,3 +304,37 @@ def test_one_failing_message_does_not_hold_back_the_rest_of_its_batch(
     stored = store.message(bad, raw=False)
     assert stored is not None and stored.status == "received"
     assert deliveries(store, bad) == {}
+
+
+def test_a_message_that_cannot_be_filed_gets_an_aperak_and_the_rest_of_its_batch_is_filed(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Correlation failing for one message of a batch: the others are filed and routed, the sender of
+    the failing one gets an APERAK naming the reason, and its message is kept (routed, with the reason)."""
+    import hub.pipeline
+
+    manifest = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    ids = [store.journal(manifest.replace(b"CUS2511270001", f"CUS25112700{n:02d}".encode()), channel="folder",
+                         partner="AML", filename=f"m{n}.edi").id for n in range(2, 5)]
+    unfileable = ids[1]
+    real = hub.pipeline.correlate_mapped
+
+    def correlate(tx: Any, entry: Any, *args: Any, **kwargs: Any) -> Any:
+        if entry.id == unfileable:
+            raise ValueError("the call named by this manifest is closed")
+        return real(tx, entry, *args, **kwargs)
+
+    monkeypatch.setattr(hub.pipeline, "correlate_mapped", correlate)
+    assert Pipeline(store, catalog, lambda: partners, settings, worker="w1").run_once(limit=10) == 3
+    for message_id in ids:
+        stored = store.message(message_id, raw=False)
+        assert stored is not None and stored.status == "routed"
+        out = deliveries(store, message_id)
+        assert "route:1:original@DOUANE" in out
+        assert any(p.startswith("aperak") for p in out) == (message_id == unfileable), out.keys()
+    stored = store.message(unfileable, raw=False)
+    assert stored is not None and "the call named by this manifest is closed" in (stored.error or "")
+    with store.transaction(write=False) as tx:
+        aperak = next(tx.delivery(d.id) for k, d in deliveries(store, unfileable).items() if k.startswith("aperak"))
+    assert aperak is not None and aperak.payload and b"APERAK" in aperak.payload
+    assert store.counts()["dossiers"] >= 2  # the other two manifests were filed
