@@ -73,6 +73,11 @@ def _map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappi
     return report, map_edifact(located, catalog.mappings(), catalog.directory)
 
 
+# A dossier as a committed transaction left it: version, stored dict (document and fragments), the ids
+# of its stored events, and its fragments as the store has them (the very objects, compared by identity).
+_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]]]
+
+
 class DossierCache:
     """Dossiers kept between transactions by one worker, so that the next message of a busy vessel call
     does not read, parse and rebuild the whole call again (its cost grew with every message of the call).
@@ -89,9 +94,9 @@ class DossierCache:
     def __init__(self, max_dossiers: int = 2000, max_memo: int = 200_000) -> None:
         self.max_dossiers = max_dossiers
         self.max_memo = max_memo
-        self._entries: OrderedDict[str, tuple[int, dict[str, Any], set[str]]] = OrderedDict()
+        self._entries: OrderedDict[str, _Kept] = OrderedDict()
         self._pending: list[StoreRepository] = []
-        self._uncommitted: dict[str, tuple[int, dict[str, Any], set[str]]] = {}
+        self._uncommitted: dict[str, _Kept] = {}
         self.memo = Memo()
         self.hits = self.misses = 0
 
@@ -105,7 +110,7 @@ class DossierCache:
             self.memo = memo = Memo()
         return memo
 
-    def take(self, dossier_id: str) -> tuple[int, dict[str, Any], set[str]] | None:
+    def take(self, dossier_id: str) -> _Kept | None:
         """The entry of a dossier, removed from the cache (the taker gives it back through `pending`).
         Entries handed back by a repository of the transaction still open come first: a later message
         of the same transaction sees what an earlier one wrote."""
@@ -117,8 +122,8 @@ class DossierCache:
 
     def pending(self, repo: StoreRepository) -> None:
         """`repo` finished its work inside a transaction that has not committed yet."""
-        for dossier_id, version, stored, events in repo.held():
-            self._uncommitted[dossier_id] = (version, stored, events)
+        for dossier_id, *kept in repo.held():
+            self._uncommitted[dossier_id] = tuple(kept)  # type: ignore[assignment]
         self._pending.append(repo)
 
     def keep(self) -> None:
@@ -177,6 +182,7 @@ class StoreRepository:
         self._seen: dict[str, dict[str, dict[str, Any]]] = {}  # discrepancies saved, by dossier and id
         self._depth = 0
         self._found: dict[tuple[str, str, str], list[str]] = {}  # prefetched store look-ups
+        self._persisted: dict[str, dict[str, dict[str, Any]]] = {}  # fragments as the store has them
 
     def prefetch(self, kind: str, wanted: Iterable[tuple[str, str]]) -> None:
         """Look many keys up at once, for the `find`s that follow (one query per key type)."""
@@ -225,10 +231,11 @@ class StoreRepository:
         if kept is not None and self.tx.dossier_version(dossier_id, lock=True) == kept[0]:
             assert self.cache is not None
             self.cache.hits += 1
-            version, doc, events = kept
+            version, doc, events, persisted = kept
             self.versions[dossier_id] = version
             self._docs[dossier_id] = doc
             self._events[dossier_id] = events
+            self._persisted[dossier_id] = persisted
             return doc
         if self.cache is not None:
             self.cache.misses += 1
@@ -236,6 +243,9 @@ class StoreRepository:
         if found is None:
             return None
         doc, version = found
+        fragments = self.tx.fragments(dossier_id)
+        doc = {**doc, "fragments": fragments}
+        self._persisted[dossier_id] = dict(fragments)
         self.versions[dossier_id] = version
         self._docs[dossier_id] = doc
         self._events[dossier_id] = {e["id"] for e in (doc.get("dossier") or {}).get("events") or ()}
@@ -281,17 +291,19 @@ class StoreRepository:
         self._seen.pop(dossier_id, None)
         self._events.pop(dossier_id, None)
         self.memo.built.pop(dossier_id, None)
+        self._persisted.pop(dossier_id, None)
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
         self.versions.pop(dossier_id, None)
 
-    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str]]]:
-        """(id, version, stored dict, stored event ids) of every dossier this repository loaded or wrote,
-        as the store has it once the transaction commits."""
+    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str], dict[str, dict[str, Any]]]]:
+        """(id, version, stored dict, stored event ids, stored fragments) of every dossier this repository
+        loaded or wrote, as the store has it once the transaction commits."""
         for dossier_id, doc in self._docs.items():
             version = self.versions.get(dossier_id)
             if version is not None and dossier_id not in self._dirty:
-                yield dossier_id, version, doc, self._events.get(dossier_id, set())
+                yield (dossier_id, version, doc, self._events.get(dossier_id, set()),
+                       self._persisted.get(dossier_id, {}))
 
     def new_id(self, kind: str) -> str:
         return ("VC-" if kind == "vessel_call" else "CS-") + uuid.uuid4().hex[:12].upper()
@@ -305,16 +317,26 @@ class StoreRepository:
         tx = self.tx
         stored_before = [d for d in ids if d in self.versions]
         fresh = [d for d in ids if d not in self.versions]
-        # the dossier rows
+        # the dossier rows, then the fragments that are new or were replaced
         for did in stored_before:
             stored = self._docs[did]
             status = str(stored["dossier"].get("status") or "")
-            self.versions[did] = tx.update_dossier(did, status, stored, self.versions[did])
+            self.versions[did] = tx.update_dossier(did, status, _document(stored), self.versions[did])
         tx.insert_dossiers((did, self._kinds[did], str(self._docs[did]["dossier"].get("status") or ""),
-                            self._docs[did]) for did in fresh)
+                            _document(self._docs[did])) for did in fresh)
         for did in fresh:
             self.versions[did] = 1
             self._events.setdefault(did, set())
+        changed: list[tuple[str, str, dict[str, Any]]] = []
+        for did in ids:
+            current = self._docs[did].get("fragments") or {}
+            persisted = self._persisted.get(did, {})
+            gone = [source for source in persisted if source not in current]
+            if gone:
+                tx.delete_fragments(did, gone)
+            changed += [(did, source, f) for source, f in current.items() if persisted.get(source) is not f]
+            self._persisted[did] = dict(current)
+        tx.put_fragments(changed)
         # the keys: only what changed
         have = tx.keys_of(stored_before) if stored_before else {}
         add: list[dict[str, Any]] = []
@@ -368,6 +390,11 @@ class StoreRepository:
     def _discrepancy(dossier_id: str, d: dict[str, Any], status: str) -> dict[str, Any]:
         return {"dossier_id": dossier_id, "type": d["type"], "key": d["id"], "severity": d["severity"],
                 "detail": {"text": d["detail"], "keys": d["keys"]}, "status": status}
+
+
+def _document(stored: dict[str, Any]) -> dict[str, Any]:
+    """The dossier row's document: the stored dict without its fragments (they have a table)."""
+    return {k: v for k, v in stored.items() if k != "fragments"}
 
 
 @dataclass

@@ -331,9 +331,10 @@ def _repoint_consignments(repo: Repository, old: str, new: str) -> None:
         stored = repo.load(cid)
         if stored is None:
             continue
-        for frag in stored["fragments"].values():
+        for source, frag in list(stored["fragments"].items()):
             if frag.get("call_id") == old:
-                frag["call_id"] = new
+                # A new dict, not a change in place: a repository tells changed fragments by identity.
+                stored["fragments"][source] = {**frag, "call_id": new}
         _rebuild(repo, "consignment", cid, stored)
 
 

@@ -139,6 +139,18 @@ dossiers = Table(
     Index("ix_dossiers_updated_at", "updated_at"),
 )
 
+# What each message said about a dossier (correlation folds them into the document): one row a message,
+# written once, so that a vessel call's hundredth message does not rewrite the ninety-nine before it.
+dossier_fragments = Table(
+    "dossier_fragments",
+    metadata,
+    Column("id", _BIG_PK, primary_key=True, autoincrement=True),  # the order they were attached in
+    Column("dossier_id", EXTERNAL_ID, ForeignKey("dossiers.id"), nullable=False),
+    Column("source_id", EXTERNAL_ID, nullable=False),  # the message's content id (SourceMessage.message_id)
+    Column("fragment", json_type(), nullable=False),
+    UniqueConstraint("dossier_id", "source_id", name="uq_dossier_fragments_source"),
+)
+
 correlation_keys = Table(
     "correlation_keys",
     metadata,

@@ -41,6 +41,7 @@ from hub.store.ids import new_id
 from hub.store.schema import (
     correlation_keys,
     discrepancies,
+    dossier_fragments,
     dossiers,
     events,
     message_bodies,
@@ -230,6 +231,12 @@ class _Statements:
         self.message = {raw: sa.select(*_MESSAGE_COLUMNS, message_bodies.c.raw if raw else sa.null().label("raw"))
                         .select_from(messages.join(message_bodies) if raw else messages)
                         .where(m.id == sa.bindparam("b_id")) for raw in (False, True)}
+        fc = dossier_fragments.c
+        self.fragments = (sa.select(fc.source_id, fc.fragment).where(fc.dossier_id == sa.bindparam("b_id"))
+                          .order_by(fc.id))
+        fragment = insert(dossier_fragments)
+        self.put_fragments = fragment.on_conflict_do_update(
+            index_elements=[fc.dossier_id, fc.source_id], set_={"fragment": fragment.excluded.fragment})
         self.insert_keys = insert(correlation_keys).on_conflict_do_nothing(
             index_elements=[k.key_type, k.value, k.scope, k.dossier_id])
         self.insert_events = insert(events).on_conflict_do_nothing(index_elements=[events.c.id])
@@ -425,9 +432,26 @@ class Transaction(WorkMixin):
     def delete_dossier(self, dossier_id: str) -> bool:
         """Delete a dossier with its keys, events and discrepancies (e.g. a provisional dossier merged
         into another). False if there was none."""
-        for table in (correlation_keys, events, discrepancies):
+        for table in (correlation_keys, events, discrepancies, dossier_fragments):
             self._c.execute(table.delete().where(table.c.dossier_id == dossier_id))
         return self._c.execute(dossiers.delete().where(dossiers.c.id == dossier_id)).rowcount > 0
+
+    def fragments(self, dossier_id: str) -> dict[str, dict[str, Any]]:
+        """What each message said about a dossier: source id -> fragment, in the order attached."""
+        rows = self._c.execute(self._s.fragments, {"b_id": dossier_id})
+        return {row.source_id: row.fragment for row in rows}
+
+    def put_fragments(self, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Store (dossier id, source id, fragment) rows; a fragment already there for that dossier and
+        source is replaced, keeping its place in the order."""
+        params = [{"dossier_id": d, "source_id": source, "fragment": dict(fragment)} for d, source, fragment in rows]
+        for chunk in _chunks(params, 500):
+            self._c.execute(self._s.put_fragments, chunk)
+
+    def delete_fragments(self, dossier_id: str, source_ids: Iterable[str]) -> None:
+        f = dossier_fragments.c
+        for chunk in _chunks(list(source_ids), 500):
+            self._c.execute(dossier_fragments.delete().where(f.dossier_id == dossier_id, f.source_id.in_(chunk)))
 
     def add_keys(self, keys: Iterable[Mapping[str, Any]]) -> None:
         """Link correlation keys to dossiers; keys already linked are skipped.
@@ -624,7 +648,8 @@ class Transaction(WorkMixin):
 
     def counts(self) -> dict[str, int]:
         """Rows per table, messages per status (`messages_<status>`) and `messages_duplicate`."""
-        tables = (messages, message_bodies, reports, dossiers, correlation_keys, events, discrepancies)
+        tables = (messages, message_bodies, reports, dossiers, dossier_fragments, correlation_keys, events,
+                  discrepancies)
         out = {t.name: int(self._c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                for t in tables}
         out.update({f"messages_{status}": 0 for status in STATUSES})

@@ -344,3 +344,15 @@ def test_discrepancy_status_is_checked(store: Store) -> None:
         store_set_status(store, "01NOSUCHDISCREPANCY00000000", "resolved")
     with pytest.raises(ValueError):
         store_set_status(store, "01NOSUCHDISCREPANCY00000000", "closed")
+
+
+def test_fragments_keep_the_order_they_were_attached_in_and_go_with_their_dossier(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_dossier("C1", "vessel_call", "ANNOUNCED", CALL)
+        tx.put_fragments([("C1", "M9", {"n": 1}), ("C1", "M1", {"n": 2})])
+        tx.put_fragments([("C1", "M5", {"n": 3}), ("C1", "M9", {"n": 4})])  # M9 replaced in its place
+        assert list(tx.fragments("C1").items()) == [("M9", {"n": 4}), ("M1", {"n": 2}), ("M5", {"n": 3})]
+        tx.delete_fragments("C1", ["M1"])
+        assert list(tx.fragments("C1")) == ["M9", "M5"]
+        assert tx.delete_dossier("C1")
+        assert tx.fragments("C1") == {}

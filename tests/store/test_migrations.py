@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -14,10 +15,10 @@ from hub.store.__main__ import main as alembic_main
 from hub.store.engine import create_engine, migrate
 from hub.store.schema import metadata
 
-HEAD = "0002"  # the latest revision: bump with each new migration
+HEAD = "0003"  # the latest revision: bump with each new migration
 
-TABLES = {"messages", "message_bodies", "reports", "dossiers", "correlation_keys", "events", "discrepancies",
-          "deliveries", "expected_acks"}
+TABLES = {"messages", "message_bodies", "reports", "dossiers", "dossier_fragments", "correlation_keys", "events",
+          "discrepancies", "deliveries", "expected_acks"}
 
 
 def revision(url: str) -> list[str]:
@@ -106,3 +107,35 @@ def test_operator_command_prints_sql_offline(capsys: pytest.CaptureFixture[str])
     alembic_main(["-q", "--url", "postgresql://hub@db.invalid/hub", "upgrade", "head", "--sql"])
     out = capsys.readouterr().out
     assert "CREATE TABLE messages" in out and "JSONB" in out and "INSERT INTO alembic_version" in out
+
+
+def test_fragments_move_out_of_the_documents_and_back(empty_url: str) -> None:
+    """0003 moves each dossier's fragments from its document to dossier_fragments, and the downgrade puts
+    them back; correlation then reads the same stored dict as before. (Their order is not compared: a
+    JSONB document on PostgreSQL never kept it, and correlation orders fragments itself.)"""
+    from hub.ingest import StoreRepository
+
+    alembic_main(["-q", "--url", empty_url, "upgrade", "0002"])
+    fragments = {"M2": {"source": {"message_id": "M2"}, "kind": "bayplan"},
+                 "M1": {"source": {"message_id": "M1"}, "kind": "manifest", "note": "مرحبا"}}
+    document = {"fragments": fragments, "dossier": {"id": "VC-1", "port": "MACAS"}}
+    engine = create_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO dossiers (id, kind, status, document, version, created_at, updated_at) "
+                             "VALUES ('VC-1', 'vessel_call', 'ANNOUNCED', :doc, 3, :now, :now)"),
+                     {"doc": json.dumps(document), "now": "2026-11-27 00:00:00.000000"})
+    engine.dispose()
+    alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
+    with open_store(empty_url) as store, store.transaction() as tx:
+        assert tx.load_dossier("VC-1") == ({"dossier": {"id": "VC-1", "port": "MACAS"}}, 3)
+        assert tx.fragments("VC-1") == fragments
+        loaded = StoreRepository(tx).load("VC-1")
+        assert loaded is not None and loaded["fragments"] == fragments
+        assert loaded["dossier"] == document["dossier"]
+    alembic_main(["-q", "--url", empty_url, "downgrade", "0002"])
+    engine = create_engine(empty_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT document FROM dossiers WHERE id = 'VC-1'")).scalar_one()
+    engine.dispose()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored["fragments"] == fragments and stored["dossier"] == document["dossier"]
