@@ -106,7 +106,7 @@ class DossierCache:
     def session_memo(self) -> Memo:
         memo = self.memo
         if (len(memo.sources) + len(memo.bayplans) + len(memo.encoded) + len(memo.built)
-                + len(memo.call_facts)) > self.max_memo:
+                + len(memo.call_facts) + len(memo.encoded_events)) > self.max_memo:
             self.memo = memo = Memo()
         return memo
 

@@ -95,16 +95,19 @@ class Memo:
         self.sources: dict[int, tuple[dict[str, Any], SourceMessage]] = {}
         self.encoded: dict[int, tuple[Bayplan, dict[str, list[StowageRecord]], dict[str, Any]]] = {}
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
+        self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
 
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
-        records): a bayplan never changes once built from its fragment."""
-        plans = vc.bayplans
-        vc.bayplans = []
+        records): a bayplan never changes once built from its fragment; and of each event, which
+        `call_facts` made once for its fragment and nothing changes afterwards."""
+        plans, events = vc.bayplans, vc.events
+        vc.bayplans, vc.events = [], []
         try:
             out = vc.to_dict()
         finally:
-            vc.bayplans = plans
+            vc.bayplans, vc.events = plans, events
+        out["events"] = [self._event(e) for e in events]
         encoded = []
         for b in plans:
             hit = self.encoded.get(id(b))
@@ -113,6 +116,12 @@ class Memo:
             encoded.append(hit[2])
         out["bayplans"] = encoded
         return out
+
+    def _event(self, event: Event) -> dict[str, Any]:
+        hit = self.encoded_events.get(id(event))
+        if hit is None or hit[0] is not event:
+            hit = self.encoded_events[id(event)] = (event, event.to_dict())
+        return hit[1]
 
     def source(self, data: dict[str, Any]) -> SourceMessage:
         """SourceMessage.from_dict, once per fragment's source dict (never changed once attached)."""
