@@ -2,14 +2,17 @@
 messages made from the bundled samples, spread over many vessel calls.
 
 Each message gets its own interchange reference (no two are duplicates), its own B/L numbers and
-containers (valid ISO 6346 numbers), and a voyage shared by the messages of one call, so correlation
-files them into `calls` vessel calls rather than piling everything into one dossier.
+containers (valid ISO 6346 numbers), a voyage shared by the messages of one call, so correlation
+files them into `calls` vessel calls rather than piling everything into one dossier, and a document
+date (DTM+137) a minute after the previous message's.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from hub.dossier.keys import iso6346_check_digit
@@ -25,7 +28,18 @@ _EDIFACT = (
     ("samples/baplie-smdg22.edi", "AML", (b"AML2511260001", b"AMLBP000101"), b"0712N"),
 )
 _XML = ("tests/scenario/data/05-wco-declaration.xml", "BROKER", (b"CSB-BRK-2025-004711",), b"0712N")
+_DOCUMENT_TIME = re.compile(rb"DTM\+137:\d+:(201|203)'")
+_START = datetime(2025, 11, 20, 6, 0)
 _CONTAINERS = re.compile(rb"(?<![A-Z0-9])([A-Z]{3}U)(\d{6})(\d)(?![A-Z0-9])")
+
+
+def _document_time(match: re.Match[bytes], n: int) -> bytes:
+    """DTM+137 (document date/time) n minutes after the start of the traffic, in the message's own
+    format (201 YYMMDDHHMM, 203 CCYYMMDDHHMM): messages are dated in the order they are sent, as a
+    partner's are, rather than every copy of a template bearing the template's date."""
+    when = _START + timedelta(minutes=n)
+    value = when.strftime("%y%m%d%H%M" if match.group(1) == b"201" else "%Y%m%d%H%M").encode()
+    return b"DTM+137:" + value + b":" + match.group(1) + b"'"
 
 
 def _renumber_containers(body: bytes, n: int) -> bytes:
@@ -80,6 +94,7 @@ def messages(count: int, calls: int = 50) -> list[Message]:
         # The call's outbound voyage too (the bayplan names both), or every call would share one.
         body = body.replace(old_voyage, voyage).replace(b"0713S", f"{call:04d}S".encode())
         body = _renumber_containers(body, n)
+        body = _DOCUMENT_TIME.sub(partial(_document_time, n=n), body)
         out.append(Message(n, kind, partner, body))
     return out
 

@@ -106,7 +106,7 @@ class DossierCache:
     def session_memo(self) -> Memo:
         memo = self.memo
         if (len(memo.sources) + len(memo.bayplans) + len(memo.encoded) + len(memo.built)
-                + len(memo.call_facts) + len(memo.encoded_events)) > self.max_memo:
+                + len(memo.call_facts) + len(memo.encoded_events) + len(memo.call_folds)) > self.max_memo:
             self.memo = memo = Memo()
         return memo
 
@@ -136,12 +136,14 @@ class DossierCache:
         while len(self._entries) > self.max_dossiers:
             gone, _ = self._entries.popitem(last=False)
             self.memo.built.pop(gone, None)
+            self.memo.call_folds.pop(gone, None)
 
     def discard(self) -> None:
         """The transaction did not commit: what its repositories took is gone (reloaded when needed)."""
         for repo in self._pending:
             for dossier_id, *_ in repo.held():
                 self.memo.built.pop(dossier_id, None)
+                self.memo.call_folds.pop(dossier_id, None)
                 self._entries.pop(dossier_id, None)
         self._uncommitted.clear()
         self._pending.clear()
@@ -291,6 +293,7 @@ class StoreRepository:
         self._seen.pop(dossier_id, None)
         self._events.pop(dossier_id, None)
         self.memo.built.pop(dossier_id, None)
+        self.memo.call_folds.pop(dossier_id, None)
         self._persisted.pop(dossier_id, None)
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)

@@ -19,7 +19,7 @@ No I/O: the store is reached through `Repository`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hub.dossier import keys
@@ -87,6 +87,8 @@ class Memo:
       rebuild on every message of the same call.
     * `call_facts`: likewise, what each call fragment sets on its call (parsed dates, normalised
       voyages, events), for the call it was folded into.
+    * `call_folds`: per call, the state of its last fold and the fragments it was folded from, so that
+      a new last fragment is folded into it rather than the whole call again (`_fold_call`).
     """
 
     def __init__(self) -> None:
@@ -96,6 +98,7 @@ class Memo:
         self.encoded: dict[int, tuple[Bayplan, dict[str, list[StowageRecord]], dict[str, Any]]] = {}
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
+        self.call_folds: dict[str, tuple[tuple[dict[str, Any], ...], VesselCall, dict[str, Any]]] = {}
 
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
@@ -453,40 +456,76 @@ def _facts_of(call_id: str, src: SourceMessage, frag: dict[str, Any], memo: Memo
 
 def _fold_call(call_id: str, items: list[tuple[SourceMessage, dict[str, Any]]],
                memo: Memo | None = None) -> VesselCall:
-    vc = VesselCall(id=call_id)
-    # Provenance is written directly, not through record_source: none of the paths set here is the
-    # parent of another (no "vessel.x" beside "vessel"), so there is never a child entry to drop, and
-    # record_source's scan of every entry, per field and per fragment, was a third of a busy call's fold.
-    vessel: dict[str, Any] = {}
-    provenance = vc.provenance
-    for src, frag in items:
-        mid = src.message_id
-        facts = _facts_of(call_id, src, frag, memo)
-        for f, value in facts.fields:
-            setattr(vc, f, value)
-            provenance[f] = mid
-        vc.voyage_aliases.extend(facts.voyages)
-        vessel.update(facts.vessel)
-        if facts.names_vessel:
-            provenance["vessel"] = mid
-        kind = frag.get("kind")
-        if kind == "manifest":
-            vc.formalities = [f for f in vc.formalities
-                              if f.kind != "import_manifest" or f.reference != src.document_number]
-            vc.formalities.append(Formality(kind="import_manifest", reference=src.document_number, source=mid))
-        if kind == "berthing_request":
-            vc.formalities.append(Formality(kind="berthing_request", reference=src.document_number, source=mid))
-            if vc.eta is not None:
-                vc.berthing_requested_at = src.issued_at
-        for f in frag.get("formalities") or ():
-            vc.formalities.append(Formality(kind=f.get("kind", "other"), reference=f.get("reference"), source=mid))
-        if "stowage" in frag:
-            _add_bayplan(vc, src, frag, memo)
-        vc.events.extend(facts.events)
-        vc.sources.append(mid)
+    """The call its fragments give, folded in precedence order (`items`).
+
+    The fold is a left fold: each fragment changes the state the earlier ones left. So when the memo
+    holds the state of this call folded from exactly `items[:-1]` (the very fragment objects, in that
+    order), only the last fragment is folded in: the usual case of a busy call, whose new message is
+    its latest, and which otherwise refolded every fragment of the call for every message. The state
+    kept is never the call returned (that one is canonicalised and finished), so it stays the fold's.
+    """
+    kept = memo.call_folds.get(call_id) if memo is not None else None
+    if kept is not None and len(kept[0]) == len(items) - 1 and all(
+            f is g for f, (_, g) in zip(kept[0], items, strict=False)):
+        vc, vessel = kept[1], kept[2]
+        todo = items[-1:]
+    else:
+        vc, vessel = VesselCall(id=call_id), {}
+        todo = items
+    for src, frag in todo:
+        _fold_step(vc, vessel, src, frag, memo)
+    if memo is not None:
+        memo.call_folds[call_id] = (tuple(f for _, f in items), vc, vessel)
+        vc = _copy_call(vc)
     vc.vessel = Vessel(**vessel)
     vc.refresh_status()
     return vc
+
+
+def _copy_call(vc: VesselCall) -> VesselCall:
+    """A copy whose collections can be sorted and changed without touching `vc`'s (the items in them
+    are shared: none is changed once folded in)."""
+    out = replace(vc)
+    out.voyage_aliases = list(vc.voyage_aliases)
+    out.formalities = list(vc.formalities)
+    out.bayplans = list(vc.bayplans)
+    out.events = list(vc.events)
+    out.discrepancies = list(vc.discrepancies)
+    out.sources = list(vc.sources)
+    out.provenance = dict(vc.provenance)
+    return out
+
+
+def _fold_step(vc: VesselCall, vessel: dict[str, Any], src: SourceMessage, frag: dict[str, Any],
+               memo: Memo | None) -> None:
+    # Provenance is written directly, not through record_source: none of the paths set here is the
+    # parent of another (no "vessel.x" beside "vessel"), so there is never a child entry to drop, and
+    # record_source's scan of every entry, per field and per fragment, was a third of a busy call's fold.
+    mid = src.message_id
+    provenance = vc.provenance
+    facts = _facts_of(vc.id, src, frag, memo)
+    for f, value in facts.fields:
+        setattr(vc, f, value)
+        provenance[f] = mid
+    vc.voyage_aliases.extend(facts.voyages)
+    vessel.update(facts.vessel)
+    if facts.names_vessel:
+        provenance["vessel"] = mid
+    kind = frag.get("kind")
+    if kind == "manifest":
+        vc.formalities = [f for f in vc.formalities
+                          if f.kind != "import_manifest" or f.reference != src.document_number]
+        vc.formalities.append(Formality(kind="import_manifest", reference=src.document_number, source=mid))
+    if kind == "berthing_request":
+        vc.formalities.append(Formality(kind="berthing_request", reference=src.document_number, source=mid))
+        if vc.eta is not None:
+            vc.berthing_requested_at = src.issued_at
+    for f in frag.get("formalities") or ():
+        vc.formalities.append(Formality(kind=f.get("kind", "other"), reference=f.get("reference"), source=mid))
+    if "stowage" in frag:
+        _add_bayplan(vc, src, frag, memo)
+    vc.events.extend(facts.events)
+    vc.sources.append(mid)
 
 
 def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any], memo: Memo | None = None) -> None:
