@@ -15,30 +15,14 @@ from hub.catalog import default_catalog
 from hub.dossier import correlate as correlation
 from hub.ingest import DossierCache, correlate_mapped, ingest_bytes, map_bytes
 from hub.store import Store, open_store
+from tests.scenario.normalise import normalised
 
 
 def _normalised(store: Store) -> list[Any]:
-    """Every dossier, its hub-made id replaced by what identifies it, recording times left out."""
     with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT id, kind FROM dossiers").all()
-    docs = [store.dossier(dossier_id) for dossier_id, _ in rows]
-    names = {}
-    for d in docs:
-        assert d is not None
-        doc = d["dossier"]
-        names[d["id"]] = (f"CALL:{doc.get('port')}:{doc.get('voyage_in')}:{doc.get('voyage_out')}"
-                          if d["kind"] == "vessel_call" else f"CS:{doc.get('master_bl') or doc.get('booking')}")
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in sorted(x.items()) if k not in ("recorded_at", "received_at")}
-        if isinstance(x, list):
-            return [clean(v) for v in x]
-        if isinstance(x, str):
-            return names.get(x, x)
-        return x
-
-    return sorted((clean(d["dossier"]) for d in docs if d is not None), key=repr)
+        ids = conn.exec_driver_sql("SELECT id FROM dossiers").scalars().all()
+    docs = [d for d in (store.dossier(dossier_id) for dossier_id in ids) if d is not None]
+    return normalised(docs, lambda call: f"CALL:{call.get('port')}:{call.get('voyage_in')}:{call.get('voyage_out')}")
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from bench.bayplan import make_bayplan
 from hub.catalog import default_catalog
 from hub.ingest import ingest_bytes
 from hub.store import Store, open_store
+from tests.scenario.normalise import normalised
 
 DATA = Path(__file__).parent / "data"
 FILES = sorted(DATA.iterdir())
@@ -51,26 +52,7 @@ def _dossiers(store: Store) -> list[dict[str, Any]]:
 
 
 def _normalised(store: Store) -> list[Any]:
-    """The dossiers with their hub-made ids replaced by what identifies them, and times of recording
-    (which depend on when the test runs) removed."""
-    docs = _dossiers(store)
-    names = {}
-    for d in docs:
-        doc = d["dossier"]
-        names[d["id"]] = "CALL" if d["kind"] == "vessel_call" else f"CS:{doc.get('master_bl') or doc.get('booking')}"
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in sorted(x.items()) if k not in ("recorded_at", "received_at")}
-        if isinstance(x, list):
-            return [clean(v) for v in x]
-        if isinstance(x, str):
-            for old, new in names.items():
-                x = x.replace(old, new)
-            return x
-        return x
-
-    return sorted((clean(d["dossier"]) for d in docs), key=repr)
+    return normalised(_dossiers(store), lambda call: "CALL")
 
 
 @pytest.fixture()
