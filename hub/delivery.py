@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import tenacity
 
+from hub.pipeline import work_loop
 from hub.store import Store
 from hub.store.store import Transaction
 from hub.store.types import utcnow
@@ -87,8 +88,6 @@ class Deliverer:
         return len(due)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
-        from hub.pipeline import work_loop
-
         work_loop(self.run_once, stop, self.wake, "delivery", idle_wait)
         self.close()
 

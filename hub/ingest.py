@@ -95,13 +95,9 @@ class DossierCache:
         self.max_dossiers = max_dossiers
         self.max_memo = max_memo
         self._entries: OrderedDict[str, _Kept] = OrderedDict()
-        self._pending: list[StoreRepository] = []
-        self._uncommitted: dict[str, _Kept] = {}
+        self._uncommitted: dict[str, _Kept] = {}  # handed back inside the transaction still open
         self.memo = Memo()
         self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def session_memo(self) -> Memo:
         memo = self.memo
@@ -114,17 +110,12 @@ class DossierCache:
         """The entry of a dossier, removed from the cache (the taker gives it back through `pending`).
         Entries handed back by a repository of the transaction still open come first: a later message
         of the same transaction sees what an earlier one wrote."""
-        entry = self._uncommitted.pop(dossier_id, None)
-        if entry is not None:
-            self._entries.pop(dossier_id, None)
-            return entry
-        return self._entries.pop(dossier_id, None)
+        return self._uncommitted.pop(dossier_id, None) or self._entries.pop(dossier_id, None)
 
     def pending(self, repo: StoreRepository) -> None:
         """`repo` finished its work inside a transaction that has not committed yet."""
-        for dossier_id, *kept in repo.held():
-            self._uncommitted[dossier_id] = tuple(kept)  # type: ignore[assignment]
-        self._pending.append(repo)
+        for dossier_id, version, stored, events, persisted in repo.held():
+            self._uncommitted[dossier_id] = (version, stored, events, persisted)
 
     def keep(self) -> None:
         """The transaction committed: keep what its repositories hand back."""
@@ -132,21 +123,19 @@ class DossierCache:
             self._entries[dossier_id] = entry
             self._entries.move_to_end(dossier_id)
         self._uncommitted.clear()
-        self._pending.clear()
         while len(self._entries) > self.max_dossiers:
             gone, _ = self._entries.popitem(last=False)
             self.memo.built.pop(gone, None)
             self.memo.call_folds.pop(gone, None)
 
     def discard(self) -> None:
-        """The transaction did not commit: what its repositories took is gone (reloaded when needed)."""
-        for repo in self._pending:
-            for dossier_id, *_ in repo.held():
-                self.memo.built.pop(dossier_id, None)
-                self.memo.call_folds.pop(dossier_id, None)
-                self._entries.pop(dossier_id, None)
+        """The transaction did not commit: what its repositories took is gone (reloaded when needed).
+        Their memo entries could not be mistaken for the reloaded dossiers (the memo goes by object
+        identity); they are dropped only to free the memory."""
+        for dossier_id in self._uncommitted:
+            self.memo.built.pop(dossier_id, None)
+            self.memo.call_folds.pop(dossier_id, None)
         self._uncommitted.clear()
-        self._pending.clear()
 
 
 class StoreRepository:

@@ -168,8 +168,6 @@ def _lock_key(hex_digest: str) -> int:
 
 
 _DOSSIER_COLUMNS = (dossiers.c.id, dossiers.c.kind, dossiers.c.status, dossiers.c.document)
-_DOSSIER_VERSION = sa.select(dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
-_DOSSIER_VERSION_FOR_UPDATE = _DOSSIER_VERSION.with_for_update()
 
 
 def _dossier_dict(row: RowMapping) -> dict[str, Any]:
@@ -228,6 +226,9 @@ class _Statements:
                                    .order_by(d.created_at, d.id))
         load = sa.select(dossiers.c.document, dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
         self.load_dossier = {False: load, True: load.with_for_update() if dialect == "postgresql" else load}
+        version = sa.select(dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
+        self.dossier_version = {False: version,
+                                True: version.with_for_update() if dialect == "postgresql" else version}
         self.message = {raw: sa.select(*_MESSAGE_COLUMNS, message_bodies.c.raw if raw else sa.null().label("raw"))
                         .select_from(messages.join(message_bodies) if raw else messages)
                         .where(m.id == sa.bindparam("b_id")) for raw in (False, True)}
@@ -399,8 +400,7 @@ class Transaction(WorkMixin):
     def dossier_version(self, dossier_id: str, *, lock: bool = False) -> int | None:
         """The dossier's version (None if there is none), without its document: enough to tell whether
         a copy kept from an earlier transaction is still current. `lock` as in load_dossier."""
-        query = _DOSSIER_VERSION_FOR_UPDATE if lock and self._pg else _DOSSIER_VERSION
-        version = self._c.execute(query, {"b_id": dossier_id}).scalar_one_or_none()
+        version = self._c.execute(self._s.dossier_version[lock], {"b_id": dossier_id}).scalar_one_or_none()
         return None if version is None else int(version)
 
     def insert_dossier(self, dossier_id: str, kind: str, status: str, doc: Mapping[str, Any]) -> int:
@@ -424,9 +424,7 @@ class Transaction(WorkMixin):
             "b_id": dossier_id, "b_version": expected_version, "status": status, "document": dict(doc),
             "updated_at": utcnow()}).scalar_one_or_none()
         if version is None:
-            actual = self._c.execute(sa.select(dossiers.c.version)
-                                     .where(dossiers.c.id == dossier_id)).scalar_one_or_none()
-            raise ConcurrentUpdate(dossier_id, expected_version, actual)
+            raise ConcurrentUpdate(dossier_id, expected_version, self.dossier_version(dossier_id))
         return int(version)
 
     def delete_dossier(self, dossier_id: str) -> bool:
