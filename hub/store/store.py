@@ -38,6 +38,7 @@ from sqlalchemy.engine import URL, Connection, Engine, RowMapping
 from hub.store import engine as _engine
 from hub.store.engine import StoreError
 from hub.store.ids import new_id
+from hub.store.prepared import Prepared
 from hub.store.schema import (
     correlation_keys,
     discrepancies,
@@ -177,80 +178,89 @@ def _dossier_dict(row: RowMapping) -> dict[str, Any]:
 
 
 class _Statements:
-    """The write statements, built once per dialect and run with parameters.
-
-    Building a statement around literal values costs more than running it on SQLite (SQLAlchemy coerces
-    and cache-keys every value, about 100 us a statement); a fixed statement hits the compiled cache.
+    """The statements of the hot paths, built once per dialect and run with parameters as `Prepared`
+    statements (hub.store.prepared): building a statement around literal values costs more than running
+    it on SQLite (SQLAlchemy coerces and cache-keys every value, about 100 us a statement), and even a
+    cached statement costs SQLAlchemy's execute some 100 us where SQLite takes 6.
     """
 
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         m, d = messages.c, discrepancies.c
-        self.first_with_digest = (sa.select(m.id)
-                                  .where(m.sha256 == sa.bindparam("b_sha256"), m.duplicate_of.is_(None))
-                                  .order_by(m.id)  # ULIDs: the first journaled
-                                  .limit(1))
-        self.insert_message = messages.insert()
-        self.insert_body = message_bodies.insert()
-        self.update_message = messages.update().where(m.id == sa.bindparam("b_id"))
+        self.first_with_digest = Prepared(sa.select(m.id)
+                                          .where(m.sha256 == sa.bindparam("b_sha256"), m.duplicate_of.is_(None))
+                                          .order_by(m.id)  # ULIDs: the first journaled
+                                          .limit(1))
+        self.insert_message = Prepared(messages.insert())
+        self.insert_body = Prepared(message_bodies.insert())
+        self.update_message = Prepared(messages.update().where(m.id == sa.bindparam("b_id")))
+        self.message_meta = Prepared(sa.select(m.meta).where(m.id == sa.bindparam("b_id")))
         report = insert(reports)
-        self.upsert_report = report.on_conflict_do_update(
+        self.upsert_report = Prepared(report.on_conflict_do_update(
             index_elements=[reports.c.message_id],
-            set_={name: report.excluded[name] for name in ("accepted", "report", "created_at")})
+            set_={name: report.excluded[name] for name in ("accepted", "report", "created_at")}))
         # DO NOTHING rather than catching the IntegrityError: on PostgreSQL an error aborts the whole
         # transaction, and the caller may want to go on (load the existing one instead).
-        self.insert_dossier = (insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
-                               .returning(dossiers.c.version))
-        self.update_dossier = (dossiers.update()
-                               .where(dossiers.c.id == sa.bindparam("b_id"),
-                                      dossiers.c.version == sa.bindparam("b_version"))
-                               .values(version=dossiers.c.version + 1)
-                               .returning(dossiers.c.version))
+        self.insert_dossier = Prepared(insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
+                                       .returning(dossiers.c.version))
+        self.update_dossier = Prepared(dossiers.update()
+                                       .where(dossiers.c.id == sa.bindparam("b_id"),
+                                              dossiers.c.version == sa.bindparam("b_version"))
+                                       .values(version=dossiers.c.version + 1)
+                                       .returning(dossiers.c.version))
         k = correlation_keys.c
         # Reads of the correlation hot path, fixed for the same reason.
         linked = (sa.select(k.dossier_id)
                   .where(k.key_type == sa.bindparam("b_type"), k.value == sa.bindparam("b_value"))
                   .group_by(k.dossier_id).order_by(sa.func.min(k.id)))
-        self.find_ids = linked
-        self.find_ids_of_kind = linked.where(k.dossier_kind == sa.bindparam("b_kind"))
-        self.find_ids_many = (sa.select(k.value, k.dossier_id)
-                              .where(k.key_type == sa.bindparam("b_type"),
-                                     k.value.in_(sa.bindparam("b_values", expanding=True)))
-                              .group_by(k.value, k.dossier_id).order_by(sa.func.min(k.id)))
-        self.find_ids_many_of_kind = self.find_ids_many.where(k.dossier_kind == sa.bindparam("b_kind"))
-        self.keys_of = (sa.select(k.id, k.dossier_id, k.key_type, k.value, k.scope)
-                        .where(k.dossier_id.in_(sa.bindparam("b_ids", expanding=True))))
-        self.open_discrepancies = (sa.select(d.id, d.dossier_id, d.type, d.key)
-                                   .where(d.dossier_id.in_(sa.bindparam("b_ids", expanding=True)),
-                                          d.status == "open")
-                                   .order_by(d.created_at, d.id))
+        self.find_ids = Prepared(linked)
+        self.find_ids_of_kind = Prepared(linked.where(k.dossier_kind == sa.bindparam("b_kind")))
+        many = (sa.select(k.value, k.dossier_id)
+                .where(k.key_type == sa.bindparam("b_type"), k.value.in_(sa.bindparam("b_values", expanding=True)))
+                .group_by(k.value, k.dossier_id).order_by(sa.func.min(k.id)))
+        self.find_ids_many = Prepared(many)
+        self.find_ids_many_of_kind = Prepared(many.where(k.dossier_kind == sa.bindparam("b_kind")))
+        self.keys_of = Prepared(sa.select(k.id, k.dossier_id, k.key_type, k.value, k.scope)
+                                .where(k.dossier_id.in_(sa.bindparam("b_ids", expanding=True))))
+        self.delete_keys = Prepared(correlation_keys.delete()
+                                    .where(k.id.in_(sa.bindparam("b_ids", expanding=True))))
+        self.open_discrepancies = Prepared(sa.select(d.id, d.dossier_id, d.type, d.key)
+                                           .where(d.dossier_id.in_(sa.bindparam("b_ids", expanding=True)),
+                                                  d.status == "open")
+                                           .order_by(d.created_at, d.id))
         load = sa.select(dossiers.c.document, dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
-        self.load_dossier = {False: load, True: load.with_for_update() if dialect == "postgresql" else load}
+        self.load_dossier = {False: Prepared(load),
+                             True: Prepared(load.with_for_update() if dialect == "postgresql" else load)}
         version = sa.select(dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
-        self.dossier_version = {False: version,
-                                True: version.with_for_update() if dialect == "postgresql" else version}
-        self.message = {raw: sa.select(*_MESSAGE_COLUMNS, message_bodies.c.raw if raw else sa.null().label("raw"))
-                        .select_from(messages.join(message_bodies) if raw else messages)
-                        .where(m.id == sa.bindparam("b_id")) for raw in (False, True)}
+        self.dossier_version = {False: Prepared(version),
+                                True: Prepared(version.with_for_update() if dialect == "postgresql" else version)}
+        self.message = {raw: Prepared(sa.select(*_MESSAGE_COLUMNS,
+                                                message_bodies.c.raw if raw else sa.null().label("raw"))
+                                      .select_from(messages.join(message_bodies) if raw else messages)
+                                      .where(m.id == sa.bindparam("b_id"))) for raw in (False, True)}
         fc = dossier_fragments.c
-        self.fragments = (sa.select(fc.source_id, fc.fragment).where(fc.dossier_id == sa.bindparam("b_id"))
-                          .order_by(fc.id))
+        self.fragments = Prepared(sa.select(fc.source_id, fc.fragment)
+                                  .where(fc.dossier_id == sa.bindparam("b_id")).order_by(fc.id))
         fragment = insert(dossier_fragments)
-        self.put_fragments = fragment.on_conflict_do_update(
-            index_elements=[fc.dossier_id, fc.source_id], set_={"fragment": fragment.excluded.fragment})
-        self.insert_keys = insert(correlation_keys).on_conflict_do_nothing(
-            index_elements=[k.key_type, k.value, k.scope, k.dossier_id])
-        self.insert_events = insert(events).on_conflict_do_nothing(index_elements=[events.c.id])
+        self.put_fragments = Prepared(fragment.on_conflict_do_update(
+            index_elements=[fc.dossier_id, fc.source_id], set_={"fragment": fragment.excluded.fragment}))
+        self.insert_keys = Prepared(insert(correlation_keys).on_conflict_do_nothing(
+            index_elements=[k.key_type, k.value, k.scope, k.dossier_id]))
+        self.insert_events = Prepared(insert(events).on_conflict_do_nothing(index_elements=[events.c.id]))
         discrepancy = insert(discrepancies)
         updated = ("severity", "detail", "message_id", "updated_at")
         self.upsert_discrepancy = {
-            with_status: discrepancy.on_conflict_do_update(
+            with_status: Prepared(discrepancy.on_conflict_do_update(
                 index_elements=[d.dossier_id, d.type, d.key],
                 set_={name: discrepancy.excluded[name]
                       for name in updated + (("status",) if with_status else ())},
-            ).returning(d.id)
+            ).returning(d.id))
             for with_status in (False, True)
         }
+        self.upsert_discrepancies = Prepared(discrepancy.on_conflict_do_update(
+            index_elements=[d.dossier_id, d.type, d.key],
+            set_={name: discrepancy.excluded[name]
+                  for name in ("severity", "detail", "message_id", "updated_at", "status")}))
 
 
 @functools.cache
@@ -264,12 +274,6 @@ class _BatchStatements:
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self.insert_dossiers = insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
-        d = discrepancies.c
-        discrepancy = insert(discrepancies)
-        self.upsert_discrepancies = discrepancy.on_conflict_do_update(
-            index_elements=[d.dossier_id, d.type, d.key],
-            set_={name: discrepancy.excluded[name]
-                  for name in ("severity", "detail", "message_id", "updated_at", "status")})
 
 
 @functools.cache
@@ -310,39 +314,38 @@ class Transaction(WorkMixin):
             # Two hub processes journaling the same bytes at once must not both see "no original".
             # (On SQLite the write transaction already excludes every other writer.)
             self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(digest))))
-        original = self._c.execute(self._s.first_with_digest, {"b_sha256": digest}).scalar_one_or_none()
+        original = self._s.first_with_digest.run(self._c, {"b_sha256": digest}).scalar_one_or_none()
         message_id = new_id()
-        self._c.execute(self._s.insert_message, {
+        self._s.insert_message.run(self._c, {
             **_NO_META, **columns, "id": message_id, "received_at": received_at, "sha256": digest,
             "size": len(raw), "channel": channel, "partner": partner, "filename": filename,
             "duplicate_of": original, "meta": extra or None, "status": "received", "error": None,
             "status_at": now,
         })
-        self._c.execute(self._s.insert_body, {"message_id": message_id, "raw": raw})
+        self._s.insert_body.run(self._c, {"message_id": message_id, "raw": raw})
         return JournalEntry(message_id, digest, len(raw), received_at, original)
 
     def set_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
         """Fill in envelope fields found after intake; other keys are merged into the `meta` JSON."""
         columns, extra = _split_meta(meta)
         if extra:
-            current = self._c.execute(
-                sa.select(messages.c.meta).where(messages.c.id == message_id)).scalar_one_or_none()
+            current = self._s.message_meta.run(self._c, {"b_id": message_id}).scalar_one_or_none()
             columns["meta"] = {**(current or {}), **extra}
         if not columns:
             return
-        if self._c.execute(self._s.update_message, {**columns, "b_id": message_id}).rowcount == 0:
+        if self._s.update_message.run(self._c, {**columns, "b_id": message_id}).rowcount == 0:
             raise NotFound(f"no message {message_id}")
 
     def set_status(self, message_id: str, status: str, error: str | None = None) -> None:
         _check(status, STATUSES, "message status")
         values = {"b_id": message_id, "status": status, "error": error, "status_at": utcnow()}
-        if self._c.execute(self._s.update_message, values).rowcount == 0:
+        if self._s.update_message.run(self._c, values).rowcount == 0:
             raise NotFound(f"no message {message_id}")
 
     def save_report(self, message_id: str, report: Mapping[str, Any], accepted: bool) -> None:
         """Store the validation report (Report.to_dict()), replacing an earlier one for the message."""
-        self._c.execute(self._s.upsert_report, {"message_id": message_id, "report": dict(report),
-                                                "accepted": bool(accepted), "created_at": utcnow()})
+        self._s.upsert_report.run(self._c, {"message_id": message_id, "report": dict(report),
+                                            "accepted": bool(accepted), "created_at": utcnow()})
 
     def report(self, message_id: str) -> tuple[dict[str, Any], bool] | None:
         row = self._c.execute(sa.select(reports.c.report, reports.c.accepted)
@@ -350,8 +353,8 @@ class Transaction(WorkMixin):
         return None if row is None else (row.report, row.accepted)
 
     def message(self, message_id: str, *, raw: bool = True) -> StoredMessage | None:
-        row = self._c.execute(self._s.message[raw], {"b_id": message_id}).one_or_none()
-        return None if row is None else StoredMessage(**row._asdict())
+        found = self._s.message[raw].run(self._c, {"b_id": message_id})
+        return StoredMessage(**found.dicts()[0]) if found.rows else None
 
     def messages_in_status(self, status: str, limit: int = 100, *,
                            skip_locked: bool = False) -> list[StoredMessage]:
@@ -379,9 +382,9 @@ class Transaction(WorkMixin):
         """
         if scope is None:
             if kind is None:
-                return list(self._c.execute(self._s.find_ids, {"b_type": key_type, "b_value": value}).scalars())
-            return list(self._c.execute(self._s.find_ids_of_kind,
-                                        {"b_type": key_type, "b_value": value, "b_kind": kind}).scalars())
+                return self._s.find_ids.run(self._c, {"b_type": key_type, "b_value": value}).scalars()
+            return self._s.find_ids_of_kind.run(self._c, {"b_type": key_type, "b_value": value,
+                                                          "b_kind": kind}).scalars()
         k = correlation_keys.c
         query = sa.select(k.dossier_id).where(k.key_type == key_type, k.value == value)
         if scope is not None:
@@ -394,20 +397,20 @@ class Transaction(WorkMixin):
     def load_dossier(self, dossier_id: str, *, lock: bool = False) -> tuple[dict[str, Any], int] | None:
         """(document, version), or None. `lock` takes a row lock on PostgreSQL (FOR UPDATE); optimistic
         concurrency through update_dossier's version check needs no lock."""
-        row = self._c.execute(self._s.load_dossier[lock], {"b_id": dossier_id}).one_or_none()
-        return None if row is None else (row.document, row.version)
+        row = self._s.load_dossier[lock].run(self._c, {"b_id": dossier_id}).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     def dossier_version(self, dossier_id: str, *, lock: bool = False) -> int | None:
         """The dossier's version (None if there is none), without its document: enough to tell whether
         a copy kept from an earlier transaction is still current. `lock` as in load_dossier."""
-        version = self._c.execute(self._s.dossier_version[lock], {"b_id": dossier_id}).scalar_one_or_none()
+        version = self._s.dossier_version[lock].run(self._c, {"b_id": dossier_id}).scalar_one_or_none()
         return None if version is None else int(version)
 
     def insert_dossier(self, dossier_id: str, kind: str, status: str, doc: Mapping[str, Any]) -> int:
         """Create a dossier at version 1 (returned); `DossierExists` if the id is taken."""
         _check(kind, DOSSIER_KINDS, "dossier kind")
         now = utcnow()
-        version = self._c.execute(self._s.insert_dossier, {
+        version = self._s.insert_dossier.run(self._c, {
             "id": dossier_id, "kind": kind, "status": status, "document": dict(doc), "version": 1,
             "created_at": now, "updated_at": now}).scalar_one_or_none()
         if version is None:
@@ -420,7 +423,7 @@ class Transaction(WorkMixin):
 
         Raises `ConcurrentUpdate` if another writer got there first (or deleted it).
         """
-        version = self._c.execute(self._s.update_dossier, {
+        version = self._s.update_dossier.run(self._c, {
             "b_id": dossier_id, "b_version": expected_version, "status": status, "document": dict(doc),
             "updated_at": utcnow()}).scalar_one_or_none()
         if version is None:
@@ -436,15 +439,14 @@ class Transaction(WorkMixin):
 
     def fragments(self, dossier_id: str) -> dict[str, dict[str, Any]]:
         """What each message said about a dossier: source id -> fragment, in the order attached."""
-        rows = self._c.execute(self._s.fragments, {"b_id": dossier_id})
-        return {row.source_id: row.fragment for row in rows}
+        return dict(self._s.fragments.run(self._c, {"b_id": dossier_id}).rows)
 
     def put_fragments(self, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Store (dossier id, source id, fragment) rows; a fragment already there for that dossier and
         source is replaced, keeping its place in the order."""
         params = [{"dossier_id": d, "source_id": source, "fragment": dict(fragment)} for d, source, fragment in rows]
         for chunk in _chunks(params, 500):
-            self._c.execute(self._s.put_fragments, chunk)
+            self._s.put_fragments.run_many(self._c, chunk)
 
     def delete_fragments(self, dossier_id: str, source_ids: Iterable[str]) -> None:
         f = dossier_fragments.c
@@ -473,7 +475,7 @@ class Transaction(WorkMixin):
                 raise NotFound(f"no dossier {', '.join(sorted(missing - kinds.keys()))}")
             for row in rows:
                 row["dossier_kind"] = row["dossier_kind"] or kinds[row["dossier_id"]]
-        self._c.execute(self._s.insert_keys, rows)
+        self._s.insert_keys.run_many(self._c, rows)
 
     def delete_keys_for_dossier(self, dossier_id: str) -> int:
         """Unlink every key of a dossier; returns how many."""
@@ -491,7 +493,7 @@ class Transaction(WorkMixin):
                  "event_time": item.get("event_time"), "recorded_at": item.get("recorded_at") or now,
                  "message_id": item.get("message_id"), "detail": item.get("detail")} for item in items]
         if rows:
-            self._c.execute(self._s.insert_events, rows)
+            self._s.insert_events.run_many(self._c, rows)
         return [row["id"] for row in rows]
 
     def upsert_discrepancy(self, dossier_id: str, type: str, key: str, *, severity: str,
@@ -505,7 +507,7 @@ class Transaction(WorkMixin):
         if status is not None:
             _check(status, DISCREPANCY_STATUSES, "discrepancy status")
         now = utcnow()
-        return str(self._c.execute(self._s.upsert_discrepancy[status is not None], {
+        return str(self._s.upsert_discrepancy[status is not None].run(self._c, {
             "id": new_id(), "dossier_id": dossier_id, "type": type, "key": key, "severity": severity,
             "status": status or "open", "detail": None if detail is None else dict(detail),
             "message_id": message_id, "created_at": now, "updated_at": now}).scalar_one())
@@ -546,23 +548,24 @@ class Transaction(WorkMixin):
         out: dict[str, list[str]] = {}
         query = self._s.find_ids_many if kind is None else self._s.find_ids_many_of_kind
         for chunk in _chunks(list(dict.fromkeys(values)), 500):
-            for row in self._c.execute(query, {"b_type": key_type, "b_values": chunk, "b_kind": kind}):
-                out.setdefault(row.value, []).append(row.dossier_id)
+            params = {"b_type": key_type, "b_values": chunk} if kind is None else \
+                {"b_type": key_type, "b_values": chunk, "b_kind": kind}
+            for value, dossier_id in query.run(self._c, params).rows:
+                out.setdefault(value, []).append(dossier_id)
         return out
 
     def keys_of(self, dossier_ids: Iterable[str]) -> dict[str, dict[tuple[str, str, str], int]]:
         """The correlation keys of some dossiers: dossier id -> {(key_type, value, scope): row id}."""
         out: dict[str, dict[tuple[str, str, str], int]] = {}
         for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
-            for row in self._c.execute(self._s.keys_of, {"b_ids": chunk}):
-                out.setdefault(row.dossier_id, {})[(row.key_type, row.value, row.scope)] = row.id
+            for key_id, dossier_id, key_type, value, scope in self._s.keys_of.run(self._c, {"b_ids": chunk}).rows:
+                out.setdefault(dossier_id, {})[(key_type, value, scope)] = key_id
         return out
 
     def delete_keys(self, key_ids: Iterable[int]) -> None:
         """Unlink correlation keys by their row ids (as `keys_of` gives them)."""
-        k = correlation_keys
         for chunk in _chunks(list(key_ids), 500):
-            self._c.execute(k.delete().where(k.c.id.in_(chunk)))
+            self._s.delete_keys.run(self._c, {"b_ids": chunk})
 
     def upsert_discrepancies(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """`upsert_discrepancy` with a status for many rows at once. Each row: dossier_id, type, key,
@@ -577,13 +580,13 @@ class Transaction(WorkMixin):
                            "detail": None if detail is None else dict(detail),
                            "message_id": d.get("message_id"), "created_at": now, "updated_at": now})
         if params:
-            self._c.execute(_batch_statements(self._c.dialect.name).upsert_discrepancies, params)
+            self._s.upsert_discrepancies.run_many(self._c, params)
 
     def open_discrepancies(self, dossier_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The open discrepancies of some dossiers: id, dossier_id, type, key."""
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
-            out.extend(dict(row._mapping) for row in self._c.execute(self._s.open_discrepancies, {"b_ids": chunk}))
+            out.extend(self._s.open_discrepancies.run(self._c, {"b_ids": chunk}).dicts())
         return out
 
     def set_discrepancies_status(self, discrepancy_ids: Iterable[str], status: str) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hub.store.ids import new_id
+from hub.store.prepared import Prepared
 from hub.store.schema import deliveries, expected_acks, messages
 from hub.store.types import utcnow
 
@@ -63,19 +64,19 @@ def _lease_holder(for_update: bool) -> Any:
 
 
 # Built once: a statement built around literal values costs SQLAlchemy more than SQLite takes to run it.
-_LEASE_HOLDER = {pg: _lease_holder(pg) for pg in (False, True)}
-_RELEASE = (messages.update().where(messages.c.id == sa.bindparam("b_id"))
-            .values(claimed_by=None, claimed_until=None))
-_SAME_INTERCHANGE = (sa.select(messages.c.id)
-                     .where(messages.c.sender == sa.bindparam("b_sender"),
-                            messages.c.control_ref == sa.bindparam("b_ref"),
-                            messages.c.received_at >= sa.bindparam("b_since"),
-                            messages.c.id != sa.bindparam("b_not"), messages.c.duplicate_of.is_(None),
-                            messages.c.status.not_in(("failed", "duplicate")))
-                     .order_by(messages.c.id).limit(1))
-_ENQUEUE = {pg: (postgresql.insert if pg else sqlite.insert)(deliveries).on_conflict_do_nothing(
+_LEASE_HOLDER = {pg: Prepared(_lease_holder(pg)) for pg in (False, True)}
+_RELEASE = Prepared(messages.update().where(messages.c.id == sa.bindparam("b_id"))
+                    .values(claimed_by=None, claimed_until=None))
+_SAME_INTERCHANGE = Prepared(sa.select(messages.c.id)
+                             .where(messages.c.sender == sa.bindparam("b_sender"),
+                                    messages.c.control_ref == sa.bindparam("b_ref"),
+                                    messages.c.received_at >= sa.bindparam("b_since"),
+                                    messages.c.id != sa.bindparam("b_not"), messages.c.duplicate_of.is_(None),
+                                    messages.c.status.not_in(("failed", "duplicate")))
+                             .order_by(messages.c.id).limit(1))
+_ENQUEUE = {pg: Prepared((postgresql.insert if pg else sqlite.insert)(deliveries).on_conflict_do_nothing(
     index_elements=[deliveries.c.message_id, deliveries.c.purpose, deliveries.c.partner],
-).returning(deliveries.c.id) for pg in (False, True)}
+).returning(deliveries.c.id)) for pg in (False, True)}
 
 
 def _delivery(row: Any, payload: bool) -> Delivery:
@@ -138,10 +139,11 @@ class WorkMixin:
     def holds_message(self, message_id: str, worker: str) -> bool:
         """True if `worker` still holds the lease; on PostgreSQL the row stays locked until commit, so
         the answer cannot change before this transaction ends."""
-        return self._c.execute(_LEASE_HOLDER[self._pg], {"b_id": message_id}).scalar_one_or_none() == worker
+        holder = _LEASE_HOLDER[self._pg].run(self._c, {"b_id": message_id}).scalar_one_or_none()
+        return bool(holder == worker)
 
     def release_message(self, message_id: str) -> None:
-        self._c.execute(_RELEASE, {"b_id": message_id})
+        _RELEASE.run(self._c, {"b_id": message_id})
 
     def unfinished_messages(self) -> int:
         """Messages journalled and not yet through the pipeline."""
@@ -165,8 +167,9 @@ class WorkMixin:
         """The first other message from `sender` with UNB reference `control_ref` received since `since`
         and not itself a duplicate or rejected (a corrected resend of a rejected interchange may reuse
         its reference)."""
-        return self._c.execute(_SAME_INTERCHANGE, {"b_sender": sender, "b_ref": control_ref, "b_since": since,
-                                                   "b_not": not_id}).scalar_one_or_none()
+        found = _SAME_INTERCHANGE.run(self._c, {"b_sender": sender, "b_ref": control_ref, "b_since": since,
+                                                "b_not": not_id}).scalar_one_or_none()
+        return None if found is None else str(found)
 
     # --- outbox ---------------------------------------------------------------------------------------
 
@@ -180,7 +183,7 @@ class WorkMixin:
             raise ValueError(f"unknown delivery channel {channel!r}; expected one of "
                              f"{', '.join(sorted(DELIVERY_CHANNELS))}")
         now = utcnow()
-        inserted = self._c.execute(_ENQUEUE[self._pg], {
+        inserted = _ENQUEUE[self._pg].run(self._c, {
             "id": new_id(), "message_id": message_id, "purpose": purpose, "partner": partner,
             "channel": channel, "target": dict(target), "kind": kind, "filename": filename,
             "content_type": content_type, "payload": bytes(payload), "control_ref": control_ref,

@@ -1,0 +1,217 @@
+"""Hot statements compiled once and run on the driver's cursor.
+
+SQLAlchemy Core spends about 100 us of Python on every execute, even of a statement found in its
+compiled cache (parameter processing, an execution context, a result wrapper), where SQLite itself
+answers a keyed lookup in 6 us; the pipeline runs some 18 statements a message, so that overhead was a
+quarter of its time (bench/bench_pipeline.py under py-spy). A `Prepared` statement is compiled by
+SQLAlchemy for the connection's dialect, once, and keeps what the compiled form knows (the SQL text,
+the order of its parameters, the literal values in it, the bind and result processors of its column
+types); each run then only converts the values the types ask to convert and calls the DBAPI cursor of
+the connection the transaction is on, so it commits or rolls back with everything else. Driver errors
+are raised as SQLAlchemy's own `DBAPIError` subclasses (`IntegrityError`, `OperationalError`...), as
+`Connection.execute` raises them. `tests/store/test_prepared.py` runs each statement both ways.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+_EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
+
+Processor = Callable[[Any], Any]
+
+
+class Rows:
+    """The rows a statement returned (already fetched, values converted) and its rowcount."""
+
+    __slots__ = ("rows", "rowcount", "keys")
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int, keys: list[str]) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+        self.keys = keys  # the column names, in the order of each row's values
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self.rows]
+
+    def scalar_one_or_none(self) -> Any:
+        if len(self.rows) > 1:
+            raise sa.exc.MultipleResultsFound("more than one row where one was expected")
+        return self.rows[0][0] if self.rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self.rows) != 1:
+            raise sa.exc.NoResultFound("no row where one was expected") if not self.rows else \
+                sa.exc.MultipleResultsFound("more than one row where one was expected")
+        return self.rows[0][0]
+
+    def one_or_none(self) -> tuple[Any, ...] | None:
+        if len(self.rows) > 1:
+            raise sa.exc.MultipleResultsFound("more than one row where one was expected")
+        return self.rows[0] if self.rows else None
+
+
+class _Compiled:
+    """A statement compiled for one dialect."""
+
+    def __init__(self, statement: Executable, dialect: Dialect, column_keys: Sequence[str]) -> None:
+        compiled = cast(ClauseElement, statement).compile(dialect=dialect, column_keys=list(column_keys) or None)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.names: list[str] = (list(compiled.positiontup or []) if compiled.positional
+                                 else list(dict.fromkeys(_NAMED.findall(self.sql))))
+        self.expanding = [name for name in _EXPANDING.findall(self.sql)]
+        self.literals = {name: bind.value for name, bind in compiled.binds.items()
+                         if not bind.required and (name in self.names or name in self.expanding)}
+        processors = compiled._bind_processors
+        if any(not callable(fn) for fn in processors.values()):  # tuple types; the hub has none
+            raise NotImplementedError(f"a parameter of a tuple type: {self.sql}")
+        self.processors: dict[str, Processor] = {
+            name: fn for name, fn in processors.items() if name in self.names and callable(fn)}
+        if any(name in processors for name in self.expanding):
+            raise NotImplementedError(f"an expanding parameter whose type converts values: {self.sql}")
+        self.result: list[Processor | None] = [
+            column.type._cached_result_processor(dialect, None)  # the type's own, no driver coltype needed
+            for column in compiled._result_columns or ()]
+        self.keys = [column.keyname for column in compiled._result_columns or ()]
+        self.convert_rows = any(self.result)
+        self._expanded: dict[tuple[int, ...], tuple[str, list[str]]] = {}
+
+    def expand(self, lengths: tuple[int, ...]) -> tuple[str, list[str]]:
+        """The SQL and parameter names with each expanding IN list spelled out for these lengths."""
+        done = self._expanded.get(lengths)
+        if done is not None:
+            return done
+        size = dict(zip(self.expanding, lengths, strict=True))
+
+        def spelled(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if self.positional:
+                return "(" + ", ".join("?" for _ in range(size[name])) + ")"
+            return "(" + ", ".join(f"%({name}_{i})s" for i in range(size[name])) + ")"
+
+        sql = _EXPANDING.sub(spelled, self.sql)
+        if self.positional:
+            names: list[str] = []
+            for name in self.names:
+                if name in size:
+                    names.extend(f"{name}_{i}" for i in range(size[name]))
+                else:
+                    names.append(name)
+        else:
+            names = list(dict.fromkeys(_NAMED.findall(sql)))
+        done = self._expanded[lengths] = (sql, names)
+        return done
+
+
+class Prepared:
+    """One statement, run fast on any connection.
+
+    Compiled on first use per dialect and, for an INSERT or UPDATE, per set of parameter names (the
+    columns it sets), as `Connection.execute` compiles it for the keys of the parameters. An expanding
+    bind parameter (`bindparam(..., expanding=True)`) takes a list.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._dml = isinstance(statement, sa.Insert | sa.Update)
+        self._cache: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def _compiled(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+        keys = tuple(sorted(params)) if self._dml else ()
+        c = self._cache.get((id(dialect), keys))
+        if c is None:
+            with self._lock:
+                c = self._cache.get((id(dialect), keys))
+                if c is None:
+                    c = self._cache[(id(dialect), keys)] = _Compiled(self.statement, dialect, keys)
+        return c
+
+    def _params(self, c: _Compiled, names: list[str], values: Mapping[str, Any]) -> Any:
+        processors = c.processors
+        out = []
+        for name in names:
+            value = values[name] if name in values else c.literals[name]
+            fn = processors.get(name)
+            if fn is not None and value is not None:
+                try:
+                    value = fn(value)
+                except Exception as e:  # as Connection.execute reports a value its type refuses
+                    raise sa.exc.StatementError(f"({type(e).__module__}.{type(e).__name__}) {e}", c.sql,
+                                                values, e) from e
+            out.append(value)
+        return out if c.positional else dict(zip(names, out, strict=True))
+
+    def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Rows:
+        """Execute with one set of parameters; the rows it returns (if any) are fetched."""
+        values = dict(params or {})
+        c = self._compiled(conn.dialect, values)
+        sql, names = c.sql, c.names
+        if c.expanding:
+            lists: dict[str, list[Any]] = {
+                name: list(values.pop(name) if name in values else c.literals[name] or ()) for name in c.expanding}
+            if not all(lists.values()):  # an empty IN (): SQLAlchemy spells it per dialect; rare
+                return self._through_sqlalchemy(conn, params or {})
+            sql, names = c.expand(tuple(len(lists[name]) for name in c.expanding))
+            for name, items in lists.items():
+                values.update((f"{name}_{i}", item) for i, item in enumerate(items))
+        args = self._params(c, names, values)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            rows: list[tuple[Any, ...]] = list(cursor.fetchall()) if cursor.description else []
+            rowcount = cursor.rowcount
+        except conn.dialect.loaded_dbapi.Error as e:
+            raise _wrapped(conn, sql, args, e) from e
+        finally:
+            cursor.close()
+        if c.convert_rows and rows:
+            result = c.result
+            rows = [tuple(v if fn is None or v is None else fn(v) for fn, v in zip(result, row, strict=True))
+                    for row in rows]
+        return Rows(rows, rowcount, c.keys)
+
+    def _through_sqlalchemy(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
+        result = conn.execute(self.statement, dict(params))
+        if not result.returns_rows:
+            return Rows([], result.rowcount, [])
+        return Rows([tuple(row) for row in result], result.rowcount, list(result.keys()))
+
+    def run_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
+        """Execute once per parameter set (executemany; no RETURNING); the total rowcount."""
+        if not params:
+            return 0
+        c = self._compiled(conn.dialect, params[0])
+        if c.expanding:
+            raise ValueError("run_many does not take expanding parameters")
+        args = [self._params(c, c.names, p) for p in params]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(c.sql, args)
+            return int(cursor.rowcount)
+        except conn.dialect.loaded_dbapi.Error as e:
+            raise _wrapped(conn, c.sql, args, e) from e
+        finally:
+            cursor.close()
+
+
+def _wrapped(conn: Connection, sql: str, args: Any, error: Exception) -> Exception:
+    """The driver's error as `Connection.execute` would have raised it."""
+    dbapi = conn.dialect.loaded_dbapi
+    return sa.exc.DBAPIError.instance(sql, args, error, dbapi.Error,
+                                      dialect=conn.dialect, ismulti=isinstance(args, list) and bool(args)
+                                      and isinstance(args[0], list | dict))

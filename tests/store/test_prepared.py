@@ -1,0 +1,93 @@
+"""`Prepared` statements (hub.store.prepared) run on the driver's cursor: the same rows, the same stored
+values and the same errors as SQLAlchemy's `Connection.execute` of the same statement, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from hub.store import Store
+from hub.store.prepared import Prepared
+from hub.store.schema import correlation_keys, dossiers, messages
+from hub.store.store import _statements
+
+WHEN = datetime(2025, 11, 20, 6, 30, 15, 123456, tzinfo=UTC)
+
+
+def _message_row(message_id: str, **values: object) -> dict[str, object]:
+    row: dict[str, object] = {c.key: None for c in messages.c if c.key not in ("claimed_by", "claimed_until")}
+    row.update(id=message_id, received_at=WHEN, sha256="0" * 64, size=3, channel="amqp", status="received",
+               status_at=WHEN, message_types=["CUSCAR", "IFTMIN"], meta={"queue": "in", "note": "Salé"})
+    row.update(values)
+    return row
+
+
+def test_an_insert_stores_what_sqlalchemy_stores_and_reads_back_alike(store: Store) -> None:
+    insert = Prepared(messages.insert())
+    with store.transaction() as tx:
+        insert.run(tx._c, _message_row("A" * 26))
+        tx._c.execute(messages.insert(), _message_row("B" * 26))
+        columns = [c for c in messages.c if c.key != "id"]
+        fast = Prepared(sa.select(*columns).where(messages.c.id == sa.bindparam("b_id")))
+        for message_id in ("A" * 26, "B" * 26):
+            expected = tx._c.execute(sa.select(*columns).where(messages.c.id == message_id)).one()
+            got = fast.run(tx._c, {"b_id": message_id})
+            assert got.rows == [tuple(expected)]
+            assert got.dicts()[0]["received_at"] == WHEN  # aware, UTC, microseconds kept
+            assert got.dicts()[0]["meta"] == {"queue": "in", "note": "Salé"}
+
+
+def test_literal_values_in_the_statement_and_none_values_are_sent(store: Store) -> None:
+    release = Prepared(messages.update().where(messages.c.id == sa.bindparam("b_id"))
+                       .values(claimed_by=None, claimed_until=None))
+    with store.transaction() as tx:
+        tx._c.execute(messages.insert(), _message_row("A" * 26))
+        tx._c.execute(messages.update().values(claimed_by="w1", claimed_until=WHEN))
+        assert release.run(tx._c, {"b_id": "A" * 26}).rowcount == 1
+        assert release.run(tx._c, {"b_id": "Z" * 26}).rowcount == 0
+        assert tx._c.execute(sa.select(messages.c.claimed_by, messages.c.claimed_until)).one() == (None, None)
+
+
+def test_expanding_lists_of_any_length_and_a_literal_list(store: Store) -> None:
+    m = messages.c
+    query = Prepared(sa.select(m.id).where(m.id.in_(sa.bindparam("b_ids", expanding=True)),
+                                           m.status.not_in(("failed", "duplicate"))).order_by(m.id))
+    with store.transaction() as tx:
+        for n, status in enumerate(["received", "failed", "processed", "duplicate", "routed"]):
+            tx._c.execute(messages.insert(), _message_row(f"{n:026d}", status=status))
+        assert query.run(tx._c, {"b_ids": [f"{n:026d}" for n in range(5)]}).scalars() == [
+            f"{n:026d}" for n in (0, 2, 4)]
+        assert query.run(tx._c, {"b_ids": [f"{n:026d}" for n in (1, 2)]}).scalars() == [f"{2:026d}"]
+        assert query.run(tx._c, {"b_ids": []}).scalars() == []
+
+
+def test_returning_and_executemany(store: Store) -> None:
+    s = _statements(store.backend)
+    with store.transaction() as tx:
+        now = datetime.now(UTC)
+        row = {"id": "D1", "kind": "vessel_call", "status": "expected", "document": {"a": [1, "é"]},
+               "version": 1, "created_at": now, "updated_at": now}
+        assert s.insert_dossier.run(tx._c, row).scalar_one_or_none() == 1
+        assert s.insert_dossier.run(tx._c, row).scalar_one_or_none() is None  # DO NOTHING, nothing returned
+        updated = s.update_dossier.run(tx._c, {"b_id": "D1", "b_version": 1, "status": "arrived",
+                                               "document": {"b": 2}, "updated_at": now + timedelta(seconds=1)})
+        assert updated.scalar_one_or_none() == 2
+        keys = [{"key_type": "bl", "value": f"BL{n}", "raw": None, "scope": "", "dossier_id": "D1",
+                 "dossier_kind": "vessel_call", "message_id": None, "created_at": now} for n in range(3)]
+        s.insert_keys.run_many(tx._c, keys + keys[:1])  # the repeat is skipped (ON CONFLICT DO NOTHING)
+        assert tx._c.execute(sa.select(sa.func.count()).select_from(correlation_keys)).scalar_one() == 3
+        assert tx._c.execute(sa.select(dossiers.c.document, dossiers.c.status)).one() == ({"b": 2}, "arrived")
+
+
+def test_errors_are_sqlalchemys(store: Store) -> None:
+    insert = Prepared(messages.insert())
+    with store.transaction() as tx:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            insert.run(tx._c, _message_row("A" * 26, received_at=datetime(2025, 1, 1)))
+    with pytest.raises(sa.exc.IntegrityError), store.transaction() as tx:
+        insert.run(tx._c, _message_row("A" * 26))
+        insert.run(tx._c, _message_row("A" * 26))
+    with store.transaction() as tx:  # rolled back with the transaction
+        assert tx._c.execute(sa.select(sa.func.count()).select_from(messages)).scalar_one() == 0
