@@ -22,7 +22,7 @@ from hub.dossier.keys import Stamp
 from hub.mapping.run import MessageMapping, map_edifact, map_xml
 from hub.report import Report
 from hub.store import Store
-from hub.store.store import JournalEntry, Transaction
+from hub.store.store import JournalEntry, Transaction, split_parts
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
@@ -74,8 +74,9 @@ def _map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappi
 
 
 # A dossier as a committed transaction left it: version, stored dict (document and fragments), the ids
-# of its stored events, and its fragments as the store has them (the very objects, compared by identity).
-_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]]]
+# of its stored events, its fragments and its parts as the store has them (the very objects, compared by
+# identity).
+_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]], dict[str, Any]]
 
 
 class DossierCache:
@@ -114,8 +115,8 @@ class DossierCache:
 
     def pending(self, repo: StoreRepository) -> None:
         """`repo` finished its work inside a transaction that has not committed yet."""
-        for dossier_id, version, stored, events, persisted in repo.held():
-            self._uncommitted[dossier_id] = (version, stored, events, persisted)
+        for dossier_id, version, stored, events, persisted, parts in repo.held():
+            self._uncommitted[dossier_id] = (version, stored, events, persisted, parts)
 
     def keep(self) -> None:
         """The transaction committed: keep what its repositories hand back."""
@@ -174,6 +175,7 @@ class StoreRepository:
         self._depth = 0
         self._found: dict[tuple[str, str, str], list[str]] = {}  # prefetched store look-ups
         self._persisted: dict[str, dict[str, dict[str, Any]]] = {}  # fragments as the store has them
+        self._parts: dict[str, dict[str, Any]] = {}  # parts (hub.store.split_parts) as the store has them
 
     def prefetch(self, kind: str, wanted: Iterable[tuple[str, str]]) -> None:
         """Look many keys up at once, for the `find`s that follow (one query per key type)."""
@@ -222,11 +224,12 @@ class StoreRepository:
         if kept is not None and self.tx.dossier_version(dossier_id, lock=True) == kept[0]:
             assert self.cache is not None
             self.cache.hits += 1
-            version, doc, events, persisted = kept
+            version, doc, events, persisted, parts = kept
             self.versions[dossier_id] = version
             self._docs[dossier_id] = doc
             self._events[dossier_id] = events
             self._persisted[dossier_id] = persisted
+            self._parts[dossier_id] = parts
             return doc
         if self.cache is not None:
             self.cache.misses += 1
@@ -235,6 +238,7 @@ class StoreRepository:
             return None
         doc, version = found
         fragments = self.tx.fragments(dossier_id)
+        self._parts[dossier_id] = split_parts(doc)[1]  # load_dossier assembled the document from them
         doc = {**doc, "fragments": fragments}
         self._persisted[dossier_id] = dict(fragments)
         self.versions[dossier_id] = version
@@ -284,18 +288,20 @@ class StoreRepository:
         self.memo.built.pop(dossier_id, None)
         self.memo.call_folds.pop(dossier_id, None)
         self._persisted.pop(dossier_id, None)
+        self._parts.pop(dossier_id, None)
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
         self.versions.pop(dossier_id, None)
 
-    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str], dict[str, dict[str, Any]]]]:
-        """(id, version, stored dict, stored event ids, stored fragments) of every dossier this repository
-        loaded or wrote, as the store has it once the transaction commits."""
+    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str], dict[str, dict[str, Any]],
+                                     dict[str, Any]]]:
+        """(id, version, stored dict, stored event ids, stored fragments, stored parts) of every dossier
+        this repository loaded or wrote, as the store has it once the transaction commits."""
         for dossier_id, doc in self._docs.items():
             version = self.versions.get(dossier_id)
             if version is not None and dossier_id not in self._dirty:
                 yield (dossier_id, version, doc, self._events.get(dossier_id, set()),
-                       self._persisted.get(dossier_id, {}))
+                       self._persisted.get(dossier_id, {}), self._parts.get(dossier_id, {}))
 
     def new_id(self, kind: str) -> str:
         return ("VC-" if kind == "vessel_call" else "CS-") + uuid.uuid4().hex[:12].upper()
@@ -309,13 +315,25 @@ class StoreRepository:
         tx = self.tx
         stored_before = [d for d in ids if d in self.versions]
         fresh = [d for d in ids if d not in self.versions]
-        # the dossier rows, then the fragments that are new or were replaced
+        # the dossier rows (their long lists as parts: only the items that are new or changed are
+        # written), then the fragments that are new or were replaced
+        row_docs: dict[str, dict[str, Any]] = {}
+        new_parts: list[tuple[str, str, Any]] = []
+        for did in ids:
+            row_docs[did], parts = split_parts(_document(self._docs[did]))
+            had = self._parts.get(did, {})
+            new_parts += [(did, name, item) for name, item in parts.items()
+                          if (old := had.get(name)) is not item and old != item]
+            gone = [name for name in had if name not in parts]
+            if gone:
+                tx.delete_parts(did, gone)
+            self._parts[did] = parts
         for did in stored_before:
-            stored = self._docs[did]
-            status = str(stored["dossier"].get("status") or "")
-            self.versions[did] = tx.update_dossier(did, status, _document(stored), self.versions[did])
+            status = str(self._docs[did]["dossier"].get("status") or "")
+            self.versions[did] = tx.update_dossier(did, status, row_docs[did], self.versions[did])
         tx.insert_dossiers((did, self._kinds[did], str(self._docs[did]["dossier"].get("status") or ""),
-                            _document(self._docs[did])) for did in fresh)
+                            row_docs[did]) for did in fresh)
+        tx.put_parts(new_parts)
         for did in fresh:
             self.versions[did] = 1
             self._events.setdefault(did, set())

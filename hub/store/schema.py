@@ -45,6 +45,8 @@ __all__ = [
     "correlation_keys",
     "discrepancies",
     "deliveries",
+    "dossier_fragments",
+    "dossier_parts",
     "dossiers",
     "events",
     "expected_acks",
@@ -149,6 +151,18 @@ dossier_fragments = Table(
     Column("source_id", EXTERNAL_ID, nullable=False),  # the message's content id (SourceMessage.message_id)
     Column("fragment", json_type(), nullable=False),
     UniqueConstraint("dossier_id", "source_id", name="uq_dossier_fragments_source"),
+)
+
+# The long lists of a dossier's document whose items never change once made (a vessel call's bayplan
+# versions with their stowage, its events), one row an item: the document keeps a placeholder
+# {"$part": "<list>/<item id>"} in the item's place (hub.store.store.split_parts), so that a busy call's
+# row stays small and a message writes only its own items instead of the whole call again.
+dossier_parts = Table(
+    "dossier_parts",
+    metadata,
+    Column("dossier_id", EXTERNAL_ID, ForeignKey("dossiers.id"), primary_key=True),
+    Column("part", String(), primary_key=True),  # "<list>/<item id>", e.g. "events/ev-..."
+    Column("item", json_type(), nullable=False),
 )
 
 correlation_keys = Table(

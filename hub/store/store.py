@@ -43,6 +43,7 @@ from hub.store.schema import (
     correlation_keys,
     discrepancies,
     dossier_fragments,
+    dossier_parts,
     dossiers,
     events,
     message_bodies,
@@ -171,10 +172,66 @@ def _lock_key(hex_digest: str) -> int:
 _DOSSIER_COLUMNS = (dossiers.c.id, dossiers.c.kind, dossiers.c.status, dossiers.c.document)
 
 
-def _dossier_dict(row: RowMapping) -> dict[str, Any]:
-    doc = dict(row["document"])
+def _dossier_dict(row: RowMapping, parts: Mapping[str, Any]) -> dict[str, Any]:
+    doc = assemble_parts(row["document"], parts)
     doc.update(id=row["id"], kind=row["kind"], status=row["status"])
     return doc
+
+
+# The lists of a dossier (document["dossier"][name]) whose items are stored as parts: items that never
+# change once made, each with an id unique in its list.
+PART_LISTS = ("bayplans", "events")
+PART = "$part"
+
+
+def split_parts(document: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document as its row keeps it (each item of the PART_LISTS replaced by {"$part": name}) and
+    the items by part name ("<list>/<item id>"). The items are the document's own objects. A list whose
+    items do not all have an id of their own stays inline."""
+    dossier = document.get("dossier")
+    if not isinstance(dossier, dict):
+        return dict(document), {}
+    parts: dict[str, Any] = {}
+    lists: dict[str, list[dict[str, str]]] = {}
+    for name in PART_LISTS:
+        items = dossier.get(name)
+        if not isinstance(items, list) or not items:
+            continue
+        names = [f"{name}/{item['id']}" if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
+                 for item in items]
+        if "" in names or len(set(names)) < len(names):
+            continue
+        parts.update(zip(names, items, strict=True))
+        lists[name] = [{PART: n} for n in names]
+    if not lists:
+        return dict(document), {}
+    return {**document, "dossier": {**dossier, **lists}}, parts
+
+
+def has_parts(document: Mapping[str, Any]) -> bool:
+    dossier = document.get("dossier")
+    if not isinstance(dossier, dict):
+        return False
+    for name in PART_LISTS:
+        items = dossier.get(name)
+        if isinstance(items, list) and items and isinstance(items[0], dict) and PART in items[0]:
+            return True
+    return False
+
+
+def assemble_parts(document: Mapping[str, Any], parts: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole document from its row's document and its parts (the inverse of split_parts)."""
+    if not has_parts(document):
+        return dict(document)
+    dossier = dict(document["dossier"])
+    for name in PART_LISTS:
+        items = dossier.get(name)
+        if isinstance(items, list) and items and isinstance(items[0], dict) and PART in items[0]:
+            try:
+                dossier[name] = [parts[item[PART]] for item in items]
+            except KeyError as e:
+                raise StoreError(f"dossier part {e.args[0]} is missing from dossier_parts") from None
+    return {**document, "dossier": dossier}
 
 
 class _Statements:
@@ -244,6 +301,13 @@ class _Statements:
         fragment = insert(dossier_fragments)
         self.put_fragments = Prepared(fragment.on_conflict_do_update(
             index_elements=[fc.dossier_id, fc.source_id], set_={"fragment": fragment.excluded.fragment}))
+        pc = dossier_parts.c
+        self.parts = Prepared(sa.select(pc.part, pc.item).where(pc.dossier_id == sa.bindparam("b_id")))
+        part = insert(dossier_parts)
+        self.put_parts = Prepared(part.on_conflict_do_update(index_elements=[pc.dossier_id, pc.part],
+                                                             set_={"item": part.excluded.item}))
+        self.delete_parts = Prepared(dossier_parts.delete().where(
+            pc.dossier_id == sa.bindparam("b_id"), pc.part.in_(sa.bindparam("b_parts", expanding=True))))
         self.insert_keys = Prepared(insert(correlation_keys).on_conflict_do_nothing(
             index_elements=[k.key_type, k.value, k.scope, k.dossier_id]))
         self.insert_events = Prepared(insert(events).on_conflict_do_nothing(index_elements=[events.c.id]))
@@ -398,7 +462,12 @@ class Transaction(WorkMixin):
         """(document, version), or None. `lock` takes a row lock on PostgreSQL (FOR UPDATE); optimistic
         concurrency through update_dossier's version check needs no lock."""
         row = self._s.load_dossier[lock].run(self._c, {"b_id": dossier_id}).one_or_none()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        document = row[0]
+        if has_parts(document):
+            document = assemble_parts(document, self.parts(dossier_id))
+        return document, row[1]
 
     def dossier_version(self, dossier_id: str, *, lock: bool = False) -> int | None:
         """The dossier's version (None if there is none), without its document: enough to tell whether
@@ -433,13 +502,27 @@ class Transaction(WorkMixin):
     def delete_dossier(self, dossier_id: str) -> bool:
         """Delete a dossier with its keys, events and discrepancies (e.g. a provisional dossier merged
         into another). False if there was none."""
-        for table in (correlation_keys, events, discrepancies, dossier_fragments):
+        for table in (correlation_keys, events, discrepancies, dossier_fragments, dossier_parts):
             self._c.execute(table.delete().where(table.c.dossier_id == dossier_id))
         return self._c.execute(dossiers.delete().where(dossiers.c.id == dossier_id)).rowcount > 0
 
     def fragments(self, dossier_id: str) -> dict[str, dict[str, Any]]:
         """What each message said about a dossier: source id -> fragment, in the order attached."""
         return dict(self._s.fragments.run(self._c, {"b_id": dossier_id}).rows)
+
+    def parts(self, dossier_id: str) -> dict[str, Any]:
+        """The stored items of a dossier's part lists, by part name (see split_parts)."""
+        return dict(self._s.parts.run(self._c, {"b_id": dossier_id}).rows)
+
+    def put_parts(self, rows: Iterable[tuple[str, str, Any]]) -> None:
+        """Store (dossier id, part name, item) rows, replacing an item already stored under that name."""
+        params = [{"dossier_id": d, "part": part, "item": item} for d, part, item in rows]
+        for chunk in _chunks(params, 500):
+            self._s.put_parts.run_many(self._c, chunk)
+
+    def delete_parts(self, dossier_id: str, names: Iterable[str]) -> None:
+        for chunk in _chunks(list(names), 500):
+            self._s.delete_parts.run(self._c, {"b_id": dossier_id, "b_parts": chunk})
 
     def put_fragments(self, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Store (dossier id, source id, fragment) rows; a fragment already there for that dossier and
@@ -602,7 +685,10 @@ class Transaction(WorkMixin):
     def dossier(self, dossier_id: str) -> dict[str, Any] | None:
         """The document with its id, kind and status, or None."""
         row = self._c.execute(sa.select(*_DOSSIER_COLUMNS).where(dossiers.c.id == dossier_id)).one_or_none()
-        return None if row is None else _dossier_dict(row._mapping)
+        return None if row is None else self._whole(row._mapping)
+
+    def _whole(self, row: RowMapping) -> dict[str, Any]:
+        return _dossier_dict(row, self.parts(row["id"]) if has_parts(row["document"]) else {})
 
     def dossiers_by(self, *, bl: str | None = None, container: str | None = None,
                     vessel_imo: str | None = None, vessel_name: str | None = None, voyage: str | None = None,
@@ -626,7 +712,7 @@ class Transaction(WorkMixin):
         if kind is not None:
             query = query.where(dossiers.c.kind == kind)
         query = query.order_by(dossiers.c.created_at, dossiers.c.id).limit(limit)
-        return [_dossier_dict(row._mapping) for row in self._c.execute(query)]
+        return [self._whole(row._mapping) for row in self._c.execute(query)]
 
     def events_for(self, dossier_id: str) -> list[dict[str, Any]]:
         """The dossier's timeline: by event_time, then recorded_at.
@@ -649,8 +735,8 @@ class Transaction(WorkMixin):
 
     def counts(self) -> dict[str, int]:
         """Rows per table, messages per status (`messages_<status>`) and `messages_duplicate`."""
-        tables = (messages, message_bodies, reports, dossiers, dossier_fragments, correlation_keys, events,
-                  discrepancies)
+        tables = (messages, message_bodies, reports, dossiers, dossier_fragments, dossier_parts, correlation_keys,
+                  events, discrepancies)
         out = {t.name: int(self._c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                for t in tables}
         out.update({f"messages_{status}": 0 for status in STATUSES})

@@ -15,6 +15,7 @@ from hub.catalog import default_catalog
 from hub.dossier import correlate as correlation
 from hub.ingest import DossierCache, correlate_mapped, ingest_bytes, map_bytes
 from hub.store import Store, open_store
+from hub.store.store import Transaction
 from tests.scenario.normalise import normalised
 
 
@@ -54,6 +55,16 @@ def test_folding_a_busy_call_step_by_step_gives_what_folding_it_whole_gives(
         real_step(*args)
 
     monkeypatch.setattr(correlation, "_fold_step", counted)
+    parts_written = 0
+    real_put_parts = Transaction.put_parts
+
+    def put_parts(tx: Transaction, rows: Any) -> None:
+        nonlocal parts_written
+        rows = list(rows)
+        parts_written += len(rows)
+        real_put_parts(tx, rows)
+
+    monkeypatch.setattr(Transaction, "put_parts", put_parts)
     kept = open_store(f"sqlite:///{tmp_path / 'kept.db'}")
     cache = DossierCache()
     call_messages = 0
@@ -70,3 +81,7 @@ def test_folding_a_busy_call_step_by_step_gives_what_folding_it_whole_gives(
     # Most calls were folded one fragment at a time: a hundred fragments a call by the end would have
     # cost thousands of steps folded whole every time.
     assert call_messages >= 200 and steps < 3 * call_messages, (steps, call_messages)
+    # Each message wrote its own bayplan and events as parts, not its call's every item again (which a
+    # call of a hundred messages would have made tens of thousands of rows).
+    stored_parts = kept.counts()["dossier_parts"]
+    assert stored_parts > 300 and parts_written < 2 * stored_parts, (parts_written, stored_parts)

@@ -15,7 +15,7 @@ from hub.store.__main__ import main as alembic_main
 from hub.store.engine import create_engine, migrate
 from hub.store.schema import metadata
 
-HEAD = "0003"  # the latest revision: bump with each new migration
+HEAD = "0004"  # the latest revision: bump with each new migration
 
 TABLES = {"messages", "message_bodies", "reports", "dossiers", "dossier_fragments", "correlation_keys", "events",
           "discrepancies", "deliveries", "expected_acks"}
@@ -139,3 +139,35 @@ def test_fragments_move_out_of_the_documents_and_back(empty_url: str) -> None:
     engine.dispose()
     stored = json.loads(stored) if isinstance(stored, str) else stored
     assert stored["fragments"] == fragments and stored["dossier"] == document["dossier"]
+
+
+def test_dossier_parts_read_inline_documents_and_go_back_inline_on_downgrade(empty_url: str) -> None:
+    """0004 only creates dossier_parts: a document written before keeps its lists inline and reads as it
+    was; one written since keeps placeholders, and the downgrade puts the items back in their places."""
+    from hub.store.store import split_parts
+
+    alembic_main(["-q", "--url", empty_url, "upgrade", "0003"])
+    old = {"dossier": {"id": "VC-1", "events": [{"id": "ev-1", "type": "eta"}], "bayplans": []}}
+    new = {"dossier": {"id": "VC-2", "events": [{"id": "ev-2", "type": "eta"}, {"id": "ev-3", "type": "ata"}],
+                       "bayplans": [{"id": "bp-1", "records": {"0010102": [{"equipment_number": "MSCU1234565"}]}}]}}
+    engine = create_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO dossiers (id, kind, status, document, version, created_at, updated_at) "
+                             "VALUES ('VC-1', 'vessel_call', 'ANNOUNCED', :doc, 1, :now, :now)"),
+                     {"doc": json.dumps(old), "now": "2026-11-27 00:00:00.000000"})
+    engine.dispose()
+    alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
+    with open_store(empty_url) as store, store.transaction() as tx:
+        assert tx.load_dossier("VC-1") == (old, 1)
+        row, parts = split_parts(new)
+        tx.insert_dossier("VC-2", "vessel_call", "ANNOUNCED", row)
+        tx.put_parts(("VC-2", name, item) for name, item in parts.items())
+    with open_store(empty_url) as store:
+        assert store.dossier("VC-2") == {**new, "id": "VC-2", "kind": "vessel_call", "status": "ANNOUNCED"}
+        assert store.counts()["dossier_parts"] == 3
+    alembic_main(["-q", "--url", empty_url, "downgrade", "0003"])
+    engine = create_engine(empty_url)
+    with engine.connect() as conn:
+        documents = dict(conn.execute(sa.text("SELECT id, document FROM dossiers")).all())
+    engine.dispose()
+    assert {k: json.loads(v) if isinstance(v, str) else v for k, v in documents.items()} == {"VC-1": old, "VC-2": new}
