@@ -162,7 +162,7 @@ class Pipeline:
         if not ids:
             return 0
         with self.store.transaction(write=False) as tx:
-            stored = [tx.message(message_id) for message_id in ids]
+            stored = tx.messages_by_id(ids)
         partners = self.partners()
         works: list[_Work] = []
         for n, msg in enumerate(stored):
@@ -198,13 +198,14 @@ class Pipeline:
         try:
             results = []
             with self.store.transaction() as tx:
+                held = tx.messages_held([work.msg.id for work in works], self.worker)
                 for work in works:
                     work.together = True
-                    if not tx.holds_message(work.msg.id, self.worker):
+                    if work.msg.id not in held:
                         log.warning("lease lost; left to its new holder", extra={"message_id": work.msg.id})
                         continue
                     results.append(work.commit(tx))
-                    tx.release_message(work.msg.id)
+                tx.release_messages([work.msg.id for work in works if work.msg.id in held])
             self.cache.keep()
             return results
         except Exception:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -295,6 +295,11 @@ class _Statements:
                                                 message_bodies.c.raw if raw else sa.null().label("raw"))
                                       .select_from(messages.join(message_bodies) if raw else messages)
                                       .where(m.id == sa.bindparam("b_id"))) for raw in (False, True)}
+        self.messages = {raw: Prepared(sa.select(*_MESSAGE_COLUMNS,
+                                                 message_bodies.c.raw if raw else sa.null().label("raw"))
+                                       .select_from(messages.join(message_bodies) if raw else messages)
+                                       .where(m.id.in_(sa.bindparam("b_ids", expanding=True))))
+                         for raw in (False, True)}
         fc = dossier_fragments.c
         self.fragments = Prepared(sa.select(fc.source_id, fc.fragment)
                                   .where(fc.dossier_id == sa.bindparam("b_id")).order_by(fc.id))
@@ -415,6 +420,14 @@ class Transaction(WorkMixin):
         row = self._c.execute(sa.select(reports.c.report, reports.c.accepted)
                               .where(reports.c.message_id == message_id)).one_or_none()
         return None if row is None else (row.report, row.accepted)
+
+    def messages_by_id(self, message_ids: Sequence[str], *, raw: bool = True) -> list[StoredMessage | None]:
+        """`message` for many ids at once, in the order given (None where there is none)."""
+        found: dict[str, StoredMessage] = {}
+        for chunk in _chunks(list(message_ids), 500):
+            for values in self._s.messages[raw].run(self._c, {"b_ids": chunk}).dicts():
+                found[values["id"]] = StoredMessage(**values)
+        return [found.get(message_id) for message_id in message_ids]
 
     def message(self, message_id: str, *, raw: bool = True) -> StoredMessage | None:
         found = self._s.message[raw].run(self._c, {"b_id": message_id})

@@ -65,6 +65,14 @@ def _lease_holder(for_update: bool) -> Any:
 
 # Built once: a statement built around literal values costs SQLAlchemy more than SQLite takes to run it.
 _LEASE_HOLDER = {pg: Prepared(_lease_holder(pg)) for pg in (False, True)}
+_LEASE_HOLDERS = {pg: Prepared(sa.select(messages.c.id, messages.c.claimed_by)
+                               .where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+                               .order_by(messages.c.id).with_for_update() if pg else
+                               sa.select(messages.c.id, messages.c.claimed_by)
+                               .where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True))))
+                  for pg in (False, True)}
+_RELEASE_MANY = Prepared(messages.update().where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+                         .values(claimed_by=None, claimed_until=None))
 _RELEASE = Prepared(messages.update().where(messages.c.id == sa.bindparam("b_id"))
                     .values(claimed_by=None, claimed_until=None))
 _SAME_INTERCHANGE = Prepared(sa.select(messages.c.id)
@@ -144,6 +152,19 @@ class WorkMixin:
 
     def release_message(self, message_id: str) -> None:
         _RELEASE.run(self._c, {"b_id": message_id})
+
+    def messages_held(self, message_ids: Sequence[str], worker: str) -> set[str]:
+        """`holds_message` for many messages at once: those whose lease `worker` still holds (on
+        PostgreSQL their rows are locked, in id order, until the transaction ends)."""
+        held: set[str] = set()
+        for start in range(0, len(message_ids), 500):
+            rows = _LEASE_HOLDERS[self._pg].run(self._c, {"b_ids": list(message_ids[start:start + 500])}).rows
+            held.update(message_id for message_id, holder in rows if holder == worker)
+        return held
+
+    def release_messages(self, message_ids: Sequence[str]) -> None:
+        for start in range(0, len(message_ids), 500):
+            _RELEASE_MANY.run(self._c, {"b_ids": list(message_ids[start:start + 500])})
 
     def unfinished_messages(self) -> int:
         """Messages journalled and not yet through the pipeline."""

@@ -35,6 +35,21 @@ def test_a_message_is_leased_to_one_worker_until_the_lease_expires(store: Store)
         assert tx.claim_messages("w6") == [second.id]  # routed messages are not work
 
 
+def test_leases_checked_and_released_many_at_once_and_messages_loaded_in_the_order_asked(store: Store) -> None:
+    one, two, three = (store.journal(body, channel="cli") for body in (b"one", b"two", b"three"))
+    with store.transaction() as tx:
+        assert sorted(tx.claim_messages("w1", limit=2)) == sorted([one.id, two.id])
+        assert tx.claim_messages("w2", limit=5) == [three.id]
+    with store.transaction() as tx:
+        assert tx.messages_held([three.id, one.id, two.id, "nope"], "w1") == {one.id, two.id}
+        tx.release_messages([one.id])
+        assert tx.messages_held([one.id, two.id, three.id], "w1") == {two.id}
+        loaded = tx.messages_by_id([three.id, "nope", one.id])
+        assert [m.raw if m else None for m in loaded] == [b"three", None, b"one"]
+        assert [m.raw for m in tx.messages_by_id([two.id], raw=False) if m] == [None]
+        assert tx.claim_messages("w3", limit=5) == [one.id]  # released: free again
+
+
 def _enqueue(store: Store, message_id: str | None, purpose: str = "contrl") -> str | None:
     with store.transaction() as tx:
         return tx.enqueue_delivery(message_id=message_id, purpose=purpose, partner="MAEU", channel="sftp",
