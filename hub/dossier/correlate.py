@@ -272,9 +272,15 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
     call_id: str | None = None
     call = doc.get("call") or {}
     kind = doc.get("message", {}).get("kind")
+    # The source as fragments keep it: one dict for all the fragments of this message (nothing changes
+    # a fragment's source in place), decoded once for the memo, not once per consignment.
+    encoded = source.to_dict()
+    memo = _memo(repo)
+    if memo is not None:
+        memo.source(encoded)
     if _call_keys(call) or call.get("vessel_name") or call.get("vessel_id"):
         if _call_keys(call):
-            call_id = _attach(repo, "vessel_call", _call_keys(call), source, _call_fragment(doc), out,
+            call_id = _attach(repo, "vessel_call", _call_keys(call), source, encoded, _call_fragment(doc), out,
                               imo=_vessel_imo(call))
             out.calls.append(call_id)
         else:
@@ -286,7 +292,7 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
         prefetch("consignment", [k for c in fragments for k in _consignment_keys(c)])
     for c in fragments:
         frag = {"consignment": c, "kind": kind, "call_id": call_id, "call_port": call.get("port")}
-        cid = _attach(repo, "consignment", _consignment_keys(c), source, frag, out)
+        cid = _attach(repo, "consignment", _consignment_keys(c), source, encoded, frag, out)
         out.consignments.append(cid)
     # Calls whose consignments changed get their discrepancies recomputed.
     touched_calls = set(out.calls)
@@ -301,7 +307,7 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
 
 
 def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: SourceMessage,
-            fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
+            encoded_source: dict[str, Any], fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
     found: list[str] = []
     for kt, value in index:
         for did in repo.find(kind, kt, value):
@@ -325,7 +331,7 @@ def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: S
             out.merged.append(other)
             if kind == "vessel_call":
                 _repoint_consignments(repo, other, target)
-    stored["fragments"][source.message_id] = {"source": source.to_dict(), **fragment}
+    stored["fragments"][source.message_id] = {"source": encoded_source, **fragment}
     _rebuild(repo, kind, target, stored)
     return target
 
