@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -442,6 +443,26 @@ def _correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[Messa
     return outcomes
 
 
+# ingest_bytes keeps, per store, the dossiers its earlier calls left, as a pipeline worker does: a
+# manifest ingested after its bayplan finds the call already built instead of reading and folding its
+# 24,000 stowage records again. Every entry is checked against the store's version before it is used.
+_store_caches: weakref.WeakKeyDictionary[Store, DossierCache] = weakref.WeakKeyDictionary()
+_store_caches_lock = threading.Lock()
+
+
+@contextmanager
+def _cache_of(store: Store) -> Iterator[DossierCache]:
+    """The store's dossier cache, taken for one call (a call running at the same time in another
+    thread gets a fresh one: a cache is not thread-safe) and put back afterwards."""
+    with _store_caches_lock:
+        cache = _store_caches.pop(store, None) or DossierCache()
+    try:
+        yield cache
+    finally:
+        with _store_caches_lock:
+            _store_caches[store] = cache
+
+
 def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = "folder",
                  filename: str | None = None, partner: str | None = None) -> Ingested:
     with store.transaction(durable=True) as tx:
@@ -450,11 +471,20 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
         return Ingested(entry.id, entry.duplicate_of, None)
     report, mappings = map_bytes(data, catalog)
     result = Ingested(entry.id, None, report, mappings)
-    with store.transaction() as tx:
-        tx.save_report(entry.id, report.to_dict(), report.accepted)
-        if not report.accepted:
-            tx.set_status(entry.id, "failed", "rejected by validation")
-            return result
-        result.outcomes = correlate_mapped(tx, entry, mappings, channel=channel)
-        tx.set_status(entry.id, "correlated")
+    with _cache_of(store) as cache:
+        committed = False
+        try:
+            with store.transaction() as tx:
+                tx.save_report(entry.id, report.to_dict(), report.accepted)
+                if not report.accepted:
+                    tx.set_status(entry.id, "failed", "rejected by validation")
+                else:
+                    result.outcomes = correlate_mapped(tx, entry, mappings, channel=channel, cache=cache)
+                    tx.set_status(entry.id, "correlated")
+            committed = True
+        finally:
+            if committed:
+                cache.keep()
+            else:
+                cache.discard()
     return result
