@@ -89,6 +89,9 @@ class Memo:
       voyages, events), for the call it was folded into.
     * `call_folds`: per call, the state of its last fold and the fragments it was folded from, so that
       a new last fragment is folded into it rather than the whole call again (`_fold_call`).
+    * `stowed`: per call, the stowage records in force that name a container and their sorted
+      container keys, with the bayplans (and their records) they were taken from: the call's index,
+      its consignments' look-up and its discrepancies all walk them, on every save of a busy call.
     """
 
     def __init__(self) -> None:
@@ -99,6 +102,7 @@ class Memo:
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
         self.call_folds: dict[str, tuple[tuple[dict[str, Any], ...], VesselCall, dict[str, Any]]] = {}
+        self.stowed: dict[str, tuple[list[tuple[Bayplan, Any]], list[StowageRecord], list[Key]]] = {}
 
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
@@ -372,7 +376,7 @@ def _rebuild(repo: Repository, kind: str, dossier_id: str, stored: dict[str, Any
         previous = stored.get("dossier", {}).get("discrepancies")
         if previous:  # derived by _refresh_call; kept until it runs again
             vc.discrepancies = [Discrepancy.from_dict(d) for d in previous]
-        index = _call_index(vc)
+        index = _call_index(vc, _memo(repo))
         dossier = vc
     else:
         dossier = _fold_consignment(dossier_id, _ordered(stored, _memo(repo)))
@@ -624,8 +628,8 @@ def _call_events(call_id: str, src: SourceMessage, frag: dict[str, Any]) -> Iter
     return out
 
 
-def _call_index(vc: VesselCall) -> list[Key]:
-    """Lookup keys (port_call_ref, port_voyage) and query keys (the rest) of a call."""
+def _call_index(vc: VesselCall, memo: Memo | None = None) -> list[Key]:
+    """Lookup keys (port_call_ref, port_voyage) and query keys (the rest) of a call, sorted."""
     index: list[Key] = []
     if vc.port_call_ref:
         ref = keys.normalise_reference(vc.port_call_ref)
@@ -641,11 +645,26 @@ def _call_index(vc: VesselCall) -> list[Key]:
         index.append(("vessel_name", vc.vessel.name, ""))
     if vc.vessel.call_sign:
         index.append(("call_sign", vc.vessel.call_sign, ""))
-    for cell_records in current_stowage(vc).values():
-        for r in cell_records:
-            if r.equipment_number:
-                index.append(("container", r.equipment_number, ""))
-    return sorted(set(index))
+    # The container keys come sorted and distinct; no other key has their type, so they go between
+    # the keys whose type sorts before "container" and those after it, as one sort of all would put them.
+    head = sorted(set(index))
+    return ([k for k in head if k[0] < "container"] + _stowed(vc, memo)[1]
+            + [k for k in head if k[0] > "container"])
+
+
+def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecord], list[Key]]:
+    """The records of the bayplan in force that name a container, in `current_stowage` order, and the
+    call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans."""
+    plans = [(b, b.records) for b in vc.bayplans]
+    hit = memo.stowed.get(vc.id) if memo is not None else None
+    if hit is not None and len(hit[0]) == len(plans) and all(
+            a is c and b is d for (a, b), (c, d) in zip(hit[0], plans, strict=True)):
+        return hit[1], hit[2]
+    records = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
+    container_keys: list[Key] = sorted({("container", r.equipment_number or "", "") for r in records})
+    if memo is not None:
+        memo.stowed[vc.id] = (plans, records, container_keys)
+    return records, container_keys
 
 
 # --- consignments ------------------------------------------------------------------------------------
@@ -832,12 +851,12 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
     if hit is None:
         vc = VesselCall.from_dict(stored["dossier"])
         vc.discrepancies = call_discrepancies(vc, [c for c, _ in consignments],
-                                             _manifest_weights(consignments, memo))
+                                             _manifest_weights(consignments, memo), memo)
         vc.canonicalise()
         new = vc.to_dict()
         if new != stored["dossier"]:
             stored["dossier"] = new
-            index = _call_index(vc)
+            index = _call_index(vc, memo)
             if memo is not None:
                 memo.built[call_id] = (new, vc, index)
             repo.save(call_id, "vessel_call", stored, index)
@@ -845,7 +864,7 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
     # The call as _rebuild left it (canonical, encoded into stored["dossier"]): only its discrepancies
     # can change, so only they are recomputed, sorted as canonicalise sorts them, and compared.
     vc, index = hit
-    found = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments, memo))
+    found = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments, memo), memo)
     found.sort(key=Discrepancy.key)
     encoded = [d.to_dict() for d in found]
     if encoded != stored["dossier"].get("discrepancies"):
@@ -868,7 +887,7 @@ def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None
         return ids
     if vc is None:
         vc = VesselCall.from_dict(stored["dossier"])
-    stowed = {r.equipment_number for rs in current_stowage(vc).values() for r in rs if r.equipment_number}
+    stowed = {r.equipment_number or "" for r in _stowed(vc, _memo(repo))[0]}
     if not stowed:
         return []
     if len(stowed) >= len(ids):
@@ -893,9 +912,9 @@ def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any
 
 
 def call_discrepancies(vc: VesselCall, consignments: list[ConsignmentDossier],
-                       manifest_weight: dict[str, float]) -> list[Discrepancy]:
+                       manifest_weight: dict[str, float], memo: Memo | None = None) -> list[Discrepancy]:
     out: list[Discrepancy] = []
-    stowage = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
+    stowage = _stowed(vc, memo)[0]
     manifested = {e: c for c in consignments for e in c.equipment}
     has_manifest = any(f.kind == "import_manifest" for f in vc.formalities)
     for r in stowage:
