@@ -103,7 +103,8 @@ class DossierCache:
     def session_memo(self) -> Memo:
         memo = self.memo
         if (len(memo.sources) + len(memo.bayplans) + len(memo.encoded) + len(memo.built)
-                + len(memo.call_facts) + len(memo.encoded_events) + len(memo.call_folds)) > self.max_memo:
+                + len(memo.call_facts) + len(memo.encoded_events) + len(memo.call_folds)
+                + len(memo.stowed)) > self.max_memo:
             self.memo = memo = Memo()
         return memo
 
@@ -128,6 +129,7 @@ class DossierCache:
             gone, _ = self._entries.popitem(last=False)
             self.memo.built.pop(gone, None)
             self.memo.call_folds.pop(gone, None)
+            self.memo.stowed.pop(gone, None)
 
     def discard(self) -> None:
         """The transaction did not commit: what its repositories took is gone (reloaded when needed).
@@ -136,6 +138,7 @@ class DossierCache:
         for dossier_id in self._uncommitted:
             self.memo.built.pop(dossier_id, None)
             self.memo.call_folds.pop(dossier_id, None)
+            self.memo.stowed.pop(dossier_id, None)
         self._uncommitted.clear()
 
 
@@ -245,17 +248,21 @@ class StoreRepository:
 
     def save(self, dossier_id: str, kind: str, stored: dict[str, Any], index: list[Key]) -> None:
         self._docs[dossier_id] = stored
-        self._kinds[dossier_id] = kind
         old = self._index.get(dossier_id)
-        if old is not None:
-            for t, v, _ in old:
-                ids = self._by_key.get((kind, t, v))
-                if ids is not None:
-                    ids.pop(dossier_id, None)
-        self._index[dossier_id] = index
-        self._index_sets[dossier_id] = frozenset((t, v) for t, v, _ in index)
-        for t, v, _ in index:
-            self._by_key.setdefault((kind, t, v), {})[dossier_id] = None
+        # A call saved again with the same index (its 24,000 container keys) leaves the look-ups as
+        # they are. Only calls: correlation sorts the calls a key finds, while the order of the
+        # consignments of a call (last saved last) is kept exactly.
+        if kind != "vessel_call" or old is None or self._kinds.get(dossier_id) != kind or old != index:
+            self._kinds[dossier_id] = kind
+            if old is not None:
+                for t, v, _ in old:
+                    ids = self._by_key.get((kind, t, v))
+                    if ids is not None:
+                        ids.pop(dossier_id, None)
+            self._index[dossier_id] = index
+            self._index_sets[dossier_id] = frozenset((t, v) for t, v, _ in index)
+            for t, v, _ in index:
+                self._by_key.setdefault((kind, t, v), {})[dossier_id] = None
         seen = self._seen.setdefault(dossier_id, {})
         for d in stored["dossier"].get("discrepancies") or ():
             seen[d["id"]] = d
@@ -284,6 +291,7 @@ class StoreRepository:
         self._events.pop(dossier_id, None)
         self.memo.built.pop(dossier_id, None)
         self.memo.call_folds.pop(dossier_id, None)
+        self.memo.stowed.pop(dossier_id, None)
         self._persisted.pop(dossier_id, None)
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
