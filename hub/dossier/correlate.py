@@ -102,7 +102,8 @@ class Memo:
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
         self.call_folds: dict[str, tuple[tuple[dict[str, Any], ...], VesselCall, dict[str, Any]]] = {}
-        self.stowed: dict[str, tuple[list[tuple[Bayplan, Any]], list[StowageRecord], list[Key]]] = {}
+        self.stowed: dict[str, tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord],
+                                     list[Key]]] = {}
 
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
@@ -655,15 +656,16 @@ def _call_index(vc: VesselCall, memo: Memo | None = None) -> list[Key]:
 def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecord], list[Key]]:
     """The records of the bayplan in force that name a container, in `current_stowage` order, and the
     call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans."""
-    plans = [(b, b.records) for b in vc.bayplans]
+    # By identity and in any order (canonicalise sorts a call's bayplans; current_stowage sorts them
+    # itself). The entry keeps the objects alive, so their ids cannot stand for others.
+    plans = frozenset((id(b), id(b.records)) for b in vc.bayplans)
     hit = memo.stowed.get(vc.id) if memo is not None else None
-    if hit is not None and len(hit[0]) == len(plans) and all(
-            a is c and b is d for (a, b), (c, d) in zip(hit[0], plans, strict=True)):
-        return hit[1], hit[2]
+    if hit is not None and hit[0] == plans:
+        return hit[2], hit[3]
     records = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
     container_keys: list[Key] = sorted({("container", r.equipment_number or "", "") for r in records})
     if memo is not None:
-        memo.stowed[vc.id] = (plans, records, container_keys)
+        memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys)
     return records, container_keys
 
 

@@ -28,6 +28,9 @@ def test_call_index_and_stowage_equal_the_plain_computation(vc: VesselCall) -> N
     for _ in range(2):  # computed, then from the memo
         assert _call_index(vc, memo) == reference_index(vc) == _call_index(vc)
         assert _stowed(vc, memo)[0] == plain
+    vc.bayplans.reverse()  # the same bayplans in another order: the same records, from the memo
+    assert _stowed(vc, memo)[0] == plain == [r for rs in current_stowage(vc).values() for r in rs
+                                             if r.equipment_number]
     vc.bayplans = vc.bayplans[:-1]  # other bayplans: the memo's entry is not used
     assert _call_index(vc, memo) == reference_index(vc)
     assert correlate.call_discrepancies(vc, [], {}, memo) == correlate.call_discrepancies(vc, [], {})
