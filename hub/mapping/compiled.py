@@ -158,6 +158,11 @@ class Segments:
         els = self.cache[i]
         if els is not None:
             return els
+        els = self.cache[i] = self.split(i)
+        return els
+
+    def split(self, i: int) -> list[list[str]]:
+        """Segment i split, not kept: for a block, which reads each of its segments once."""
         s = self.segments[i]
         parts = s.split(self.elem)
         del parts[0]
@@ -169,7 +174,6 @@ class Segments:
         if rel is not None and (rel in s or self.pair in s):
             unescape = self.sc.unescape
             els = [[unescape(v) for v in el] for el in els]
-        self.cache[i] = els
         return els
 
 
@@ -430,7 +434,7 @@ def _block_step(rules: list[Rule]) -> Step:
         found = ctx.by_tag
         if not found:
             return
-        cache = segs.cache
+        cache, split = segs.cache, segs.split
         hits: list[tuple[int, int, list[list[str]]]] = []
         for tag, ks, pos0, table, dispatch in plans_run:
             items = found.get(tag)
@@ -441,7 +445,7 @@ def _block_step(rules: list[Rule]) -> Step:
                 n += 1
                 els = cache[i]
                 if els is None:
-                    els = segs.elements(i)
+                    els = split(i)
                 if dispatch:
                     e, c = pos0
                     got = ""
