@@ -355,14 +355,20 @@ class StoreRepository:
             tx.add_keys(add)
         # the events: only the new ones (add_events would skip the others anyway)
         events: list[dict[str, Any]] = []
+        instants: dict[tuple[tuple[str, Any], ...], Any] = {}  # an event time read once per distinct stamp
         for did in ids:
             known = self._events[did]
             for e in self._docs[did]["dossier"].get("events") or ():
                 if e["id"] in known:
                     continue
                 known.add(e["id"])
+                when = e.get("time")
+                if when:
+                    stamp = tuple(when.items())
+                    if stamp not in instants:
+                        instants[stamp] = Stamp.from_dict(when).as_datetime()
                 events.append({"id": e["id"], "dossier_id": did, "type": e["type"],
-                               "event_time": Stamp.from_dict(e["time"]).as_datetime() if e.get("time") else None,
+                               "event_time": instants[stamp] if when else None,
                                "message_id": self._journal_id(e.get("source_message_id")),
                                "detail": e.get("detail") or None})
         if events:
