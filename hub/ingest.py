@@ -75,8 +75,9 @@ def _map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappi
 
 
 # A dossier as a committed transaction left it: version, stored dict (document and fragments), the ids
-# of its stored events, and its fragments as the store has them (the very objects, compared by identity).
-_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]]]
+# of its stored events, its fragments as the store has them (the very objects, compared by identity),
+# and its correlation keys as the store has them (None when not known).
+_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]], list[Key] | None]
 
 
 class DossierCache:
@@ -116,8 +117,8 @@ class DossierCache:
 
     def pending(self, repo: StoreRepository) -> None:
         """`repo` finished its work inside a transaction that has not committed yet."""
-        for dossier_id, version, stored, events, persisted in repo.held():
-            self._uncommitted[dossier_id] = (version, stored, events, persisted)
+        for dossier_id, version, stored, events, persisted, index in repo.held():
+            self._uncommitted[dossier_id] = (version, stored, events, persisted, index)
 
     def keep(self) -> None:
         """The transaction committed: keep what its repositories hand back."""
@@ -178,6 +179,10 @@ class StoreRepository:
         self._depth = 0
         self._found: dict[tuple[str, str, str], list[str]] = {}  # prefetched store look-ups
         self._persisted: dict[str, dict[str, dict[str, Any]]] = {}  # fragments as the store has them
+        # Keys as the store has them, where known: written by this repository, or kept with the dossier
+        # by the cache (only this class writes keys, always with the dossier's row, whose version the
+        # cache checks). A dossier saved with the same keys then needs no read of its keys to diff.
+        self._stored_index: dict[str, list[Key]] = {}
 
     def prefetch(self, kind: str, wanted: Iterable[tuple[str, str]]) -> None:
         """Look many keys up at once, for the `find`s that follow (one query per key type)."""
@@ -226,11 +231,13 @@ class StoreRepository:
         if kept is not None and self.tx.dossier_version(dossier_id, lock=True) == kept[0]:
             assert self.cache is not None
             self.cache.hits += 1
-            version, doc, events, persisted = kept
+            version, doc, events, persisted, index = kept
             self.versions[dossier_id] = version
             self._docs[dossier_id] = doc
             self._events[dossier_id] = events
             self._persisted[dossier_id] = persisted
+            if index is not None:
+                self._stored_index[dossier_id] = index
             return doc
         if self.cache is not None:
             self.cache.misses += 1
@@ -293,18 +300,20 @@ class StoreRepository:
         self.memo.call_folds.pop(dossier_id, None)
         self.memo.stowed.pop(dossier_id, None)
         self._persisted.pop(dossier_id, None)
+        self._stored_index.pop(dossier_id, None)
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
         self.versions.pop(dossier_id, None)
 
-    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str], dict[str, dict[str, Any]]]]:
-        """(id, version, stored dict, stored event ids, stored fragments) of every dossier this repository
-        loaded or wrote, as the store has it once the transaction commits."""
+    def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str], dict[str, dict[str, Any]],
+                                     list[Key] | None]]:
+        """(id, version, stored dict, stored event ids, stored fragments, stored keys or None) of every
+        dossier this repository loaded or wrote, as the store has it once the transaction commits."""
         for dossier_id, doc in self._docs.items():
             version = self.versions.get(dossier_id)
             if version is not None and dossier_id not in self._dirty:
                 yield (dossier_id, version, doc, self._events.get(dossier_id, set()),
-                       self._persisted.get(dossier_id, {}))
+                       self._persisted.get(dossier_id, {}), self._stored_index.get(dossier_id))
 
     def new_id(self, kind: str) -> str:
         return ("VC-" if kind == "vessel_call" else "CS-") + uuid.uuid4().hex[:12].upper()
@@ -339,10 +348,15 @@ class StoreRepository:
             self._persisted[did] = dict(current)
         tx.put_fragments(changed)
         # the keys: only what changed
-        have = tx.keys_of(stored_before) if stored_before else {}
+        unchanged = {did for did in stored_before if self._stored_index.get(did) == self._index[did]}
+        unknown = [did for did in stored_before if did not in unchanged]
+        have = tx.keys_of(unknown) if unknown else {}
         add: list[dict[str, Any]] = []
         drop: list[int] = []
         for did in ids:
+            self._stored_index[did] = self._index[did]
+            if did in unchanged:
+                continue
             current = have.get(did, {})
             kind = self._kinds[did]
             wanted = set(self._index[did])
