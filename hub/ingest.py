@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -75,8 +76,8 @@ def _map_bytes(data: bytes, catalog: Catalog) -> tuple[Report, list[MessageMappi
 
 # A dossier as a committed transaction left it: version, stored dict (document and fragments), the ids
 # of its stored events, its fragments and its parts as the store has them (the very objects, compared by
-# identity).
-_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]], dict[str, Any]]
+# identity), and its correlation keys as the store has them (None when not known).
+_Kept = tuple[int, dict[str, Any], set[str], dict[str, dict[str, Any]], dict[str, Any], list[Key] | None]
 
 
 class DossierCache:
@@ -103,7 +104,8 @@ class DossierCache:
     def session_memo(self) -> Memo:
         memo = self.memo
         if (len(memo.sources) + len(memo.bayplans) + len(memo.encoded) + len(memo.built)
-                + len(memo.call_facts) + len(memo.encoded_events) + len(memo.call_folds)) > self.max_memo:
+                + len(memo.call_facts) + len(memo.encoded_events) + len(memo.call_folds)
+                + len(memo.stowed)) > self.max_memo:
             self.memo = memo = Memo()
         return memo
 
@@ -115,8 +117,8 @@ class DossierCache:
 
     def pending(self, repo: StoreRepository) -> None:
         """`repo` finished its work inside a transaction that has not committed yet."""
-        for dossier_id, version, stored, events, persisted, parts in repo.held():
-            self._uncommitted[dossier_id] = (version, stored, events, persisted, parts)
+        for dossier_id, version, stored, events, persisted, parts, index in repo.held():
+            self._uncommitted[dossier_id] = (version, stored, events, persisted, parts, index)
 
     def keep(self) -> None:
         """The transaction committed: keep what its repositories hand back."""
@@ -128,6 +130,7 @@ class DossierCache:
             gone, _ = self._entries.popitem(last=False)
             self.memo.built.pop(gone, None)
             self.memo.call_folds.pop(gone, None)
+            self.memo.stowed.pop(gone, None)
 
     def discard(self) -> None:
         """The transaction did not commit: what its repositories took is gone (reloaded when needed).
@@ -136,6 +139,7 @@ class DossierCache:
         for dossier_id in self._uncommitted:
             self.memo.built.pop(dossier_id, None)
             self.memo.call_folds.pop(dossier_id, None)
+            self.memo.stowed.pop(dossier_id, None)
         self._uncommitted.clear()
 
 
@@ -176,6 +180,10 @@ class StoreRepository:
         self._found: dict[tuple[str, str, str], list[str]] = {}  # prefetched store look-ups
         self._persisted: dict[str, dict[str, dict[str, Any]]] = {}  # fragments as the store has them
         self._parts: dict[str, dict[str, Any]] = {}  # parts (hub.store.split_parts) as the store has them
+        # Keys as the store has them, where known: written by this repository, or kept with the dossier
+        # by the cache (only this class writes keys, always with the dossier's row, whose version the
+        # cache checks). A dossier saved with the same keys then needs no read of its keys to diff.
+        self._stored_index: dict[str, list[Key]] = {}
 
     def prefetch(self, kind: str, wanted: Iterable[tuple[str, str]]) -> None:
         """Look many keys up at once, for the `find`s that follow (one query per key type)."""
@@ -224,12 +232,14 @@ class StoreRepository:
         if kept is not None and self.tx.dossier_version(dossier_id, lock=True) == kept[0]:
             assert self.cache is not None
             self.cache.hits += 1
-            version, doc, events, persisted, parts = kept
+            version, doc, events, persisted, parts, index = kept
             self.versions[dossier_id] = version
             self._docs[dossier_id] = doc
             self._events[dossier_id] = events
             self._persisted[dossier_id] = persisted
             self._parts[dossier_id] = parts
+            if index is not None:
+                self._stored_index[dossier_id] = index
             return doc
         if self.cache is not None:
             self.cache.misses += 1
@@ -248,17 +258,21 @@ class StoreRepository:
 
     def save(self, dossier_id: str, kind: str, stored: dict[str, Any], index: list[Key]) -> None:
         self._docs[dossier_id] = stored
-        self._kinds[dossier_id] = kind
         old = self._index.get(dossier_id)
-        if old is not None:
-            for t, v, _ in old:
-                ids = self._by_key.get((kind, t, v))
-                if ids is not None:
-                    ids.pop(dossier_id, None)
-        self._index[dossier_id] = index
-        self._index_sets[dossier_id] = frozenset((t, v) for t, v, _ in index)
-        for t, v, _ in index:
-            self._by_key.setdefault((kind, t, v), {})[dossier_id] = None
+        # A call saved again with the same index (its 24,000 container keys) leaves the look-ups as
+        # they are. Only calls: correlation sorts the calls a key finds, while the order of the
+        # consignments of a call (last saved last) is kept exactly.
+        if kind != "vessel_call" or old is None or self._kinds.get(dossier_id) != kind or old != index:
+            self._kinds[dossier_id] = kind
+            if old is not None:
+                for t, v, _ in old:
+                    ids = self._by_key.get((kind, t, v))
+                    if ids is not None:
+                        ids.pop(dossier_id, None)
+            self._index[dossier_id] = index
+            self._index_sets[dossier_id] = frozenset((t, v) for t, v, _ in index)
+            for t, v, _ in index:
+                self._by_key.setdefault((kind, t, v), {})[dossier_id] = None
         seen = self._seen.setdefault(dossier_id, {})
         for d in stored["dossier"].get("discrepancies") or ():
             seen[d["id"]] = d
@@ -287,21 +301,25 @@ class StoreRepository:
         self._events.pop(dossier_id, None)
         self.memo.built.pop(dossier_id, None)
         self.memo.call_folds.pop(dossier_id, None)
+        self.memo.stowed.pop(dossier_id, None)
         self._persisted.pop(dossier_id, None)
         self._parts.pop(dossier_id, None)
+        self._stored_index.pop(dossier_id, None)
         # Gone from the store at once (a dossier never saved in this session may exist there).
         self.tx.delete_dossier(dossier_id)
         self.versions.pop(dossier_id, None)
 
     def held(self) -> Iterator[tuple[str, int, dict[str, Any], set[str], dict[str, dict[str, Any]],
-                                     dict[str, Any]]]:
-        """(id, version, stored dict, stored event ids, stored fragments, stored parts) of every dossier
-        this repository loaded or wrote, as the store has it once the transaction commits."""
+                                     dict[str, Any], list[Key] | None]]:
+        """(id, version, stored dict, stored event ids, stored fragments, stored parts, stored keys or None)
+        of every dossier this repository loaded or wrote, as the store has it once the transaction
+        commits."""
         for dossier_id, doc in self._docs.items():
             version = self.versions.get(dossier_id)
             if version is not None and dossier_id not in self._dirty:
                 yield (dossier_id, version, doc, self._events.get(dossier_id, set()),
-                       self._persisted.get(dossier_id, {}), self._parts.get(dossier_id, {}))
+                       self._persisted.get(dossier_id, {}), self._parts.get(dossier_id, {}),
+                       self._stored_index.get(dossier_id))
 
     def new_id(self, kind: str) -> str:
         return ("VC-" if kind == "vessel_call" else "CS-") + uuid.uuid4().hex[:12].upper()
@@ -348,10 +366,15 @@ class StoreRepository:
             self._persisted[did] = dict(current)
         tx.put_fragments(changed)
         # the keys: only what changed
-        have = tx.keys_of(stored_before) if stored_before else {}
+        unchanged = {did for did in stored_before if self._stored_index.get(did) == self._index[did]}
+        unknown = [did for did in stored_before if did not in unchanged]
+        have = tx.keys_of(unknown) if unknown else {}
         add: list[dict[str, Any]] = []
         drop: list[int] = []
         for did in ids:
+            self._stored_index[did] = self._index[did]
+            if did in unchanged:
+                continue
             current = have.get(did, {})
             kind = self._kinds[did]
             wanted = set(self._index[did])
@@ -364,14 +387,20 @@ class StoreRepository:
             tx.add_keys(add)
         # the events: only the new ones (add_events would skip the others anyway)
         events: list[dict[str, Any]] = []
+        instants: dict[tuple[tuple[str, Any], ...], Any] = {}  # an event time read once per distinct stamp
         for did in ids:
             known = self._events[did]
             for e in self._docs[did]["dossier"].get("events") or ():
                 if e["id"] in known:
                     continue
                 known.add(e["id"])
+                when = e.get("time")
+                if when:
+                    stamp = tuple(when.items())
+                    if stamp not in instants:
+                        instants[stamp] = Stamp.from_dict(when).as_datetime()
                 events.append({"id": e["id"], "dossier_id": did, "type": e["type"],
-                               "event_time": Stamp.from_dict(e["time"]).as_datetime() if e.get("time") else None,
+                               "event_time": instants[stamp] if when else None,
                                "message_id": self._journal_id(e.get("source_message_id")),
                                "detail": e.get("detail") or None})
         if events:
@@ -436,11 +465,19 @@ def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[Messag
     same message (after a crash, or by a second hub process) changes no dossier. With a `cache`, the
     caller must call its `keep()` once `tx` has committed, or `discard()` if it did not.
     """
+    # The repository (and the objects correlation built) is dropped before the collector runs again:
+    # left alive, they would all be scanned by its first pass, on a large bayplan a tenth of the time.
+    with gc_paused():
+        return _correlate_mapped(tx, entry, mappings, channel, cache)
+
+
+def _correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[MessageMapping], channel: str,
+                      cache: DossierCache | None) -> list[Outcome]:
     content_id = "M" + entry.sha256[:20]
     repo = StoreRepository(tx, content_id, entry.id, cache)
     received = entry.received_at.isoformat()
     outcomes = []
-    with gc_paused(), repo.deferred():  # each dossier written once, when every message has been correlated
+    with repo.deferred():  # each dossier written once, when every message has been correlated
         for n, m in enumerate(mappings):
             if m.document is None:
                 continue
@@ -452,6 +489,26 @@ def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[Messag
     return outcomes
 
 
+# ingest_bytes keeps, per store, the dossiers its earlier calls left, as a pipeline worker does: a
+# manifest ingested after its bayplan finds the call already built instead of reading and folding its
+# 24,000 stowage records again. Every entry is checked against the store's version before it is used.
+_store_caches: weakref.WeakKeyDictionary[Store, DossierCache] = weakref.WeakKeyDictionary()
+_store_caches_lock = threading.Lock()
+
+
+@contextmanager
+def _cache_of(store: Store) -> Iterator[DossierCache]:
+    """The store's dossier cache, taken for one call (a call running at the same time in another
+    thread gets a fresh one: a cache is not thread-safe) and put back afterwards."""
+    with _store_caches_lock:
+        cache = _store_caches.pop(store, None) or DossierCache()
+    try:
+        yield cache
+    finally:
+        with _store_caches_lock:
+            _store_caches[store] = cache
+
+
 def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = "folder",
                  filename: str | None = None, partner: str | None = None) -> Ingested:
     with store.transaction(durable=True) as tx:
@@ -460,11 +517,20 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
         return Ingested(entry.id, entry.duplicate_of, None)
     report, mappings = map_bytes(data, catalog)
     result = Ingested(entry.id, None, report, mappings)
-    with store.transaction() as tx:
-        tx.save_report(entry.id, report.to_dict(), report.accepted)
-        if not report.accepted:
-            tx.set_status(entry.id, "failed", "rejected by validation")
-            return result
-        result.outcomes = correlate_mapped(tx, entry, mappings, channel=channel)
-        tx.set_status(entry.id, "correlated")
+    with _cache_of(store) as cache:
+        committed = False
+        try:
+            with store.transaction() as tx:
+                tx.save_report(entry.id, report.to_dict(), report.accepted)
+                if not report.accepted:
+                    tx.set_status(entry.id, "failed", "rejected by validation")
+                else:
+                    result.outcomes = correlate_mapped(tx, entry, mappings, channel=channel, cache=cache)
+                    tx.set_status(entry.id, "correlated")
+            committed = True
+        finally:
+            if committed:
+                cache.keep()
+            else:
+                cache.discard()
     return result

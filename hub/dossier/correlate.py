@@ -89,6 +89,9 @@ class Memo:
       voyages, events), for the call it was folded into.
     * `call_folds`: per call, the state of its last fold and the fragments it was folded from, so that
       a new last fragment is folded into it rather than the whole call again (`_fold_call`).
+    * `stowed`: per call, the stowage records in force that name a container and their sorted
+      container keys, with the bayplans (and their records) they were taken from: the call's index,
+      its consignments' look-up and its discrepancies all walk them, on every save of a busy call.
     """
 
     def __init__(self) -> None:
@@ -99,6 +102,8 @@ class Memo:
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
         self.call_folds: dict[str, tuple[tuple[dict[str, Any], ...], VesselCall, dict[str, Any]]] = {}
+        self.stowed: dict[str, tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord],
+                                     list[Key]]] = {}
 
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
@@ -272,9 +277,15 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
     call_id: str | None = None
     call = doc.get("call") or {}
     kind = doc.get("message", {}).get("kind")
+    # The source as fragments keep it: one dict for all the fragments of this message (nothing changes
+    # a fragment's source in place), decoded once for the memo, not once per consignment.
+    encoded = source.to_dict()
+    memo = _memo(repo)
+    if memo is not None:
+        memo.source(encoded)
     if _call_keys(call) or call.get("vessel_name") or call.get("vessel_id"):
         if _call_keys(call):
-            call_id = _attach(repo, "vessel_call", _call_keys(call), source, _call_fragment(doc), out,
+            call_id = _attach(repo, "vessel_call", _call_keys(call), source, encoded, _call_fragment(doc), out,
                               imo=_vessel_imo(call))
             out.calls.append(call_id)
         else:
@@ -286,7 +297,7 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
         prefetch("consignment", [k for c in fragments for k in _consignment_keys(c)])
     for c in fragments:
         frag = {"consignment": c, "kind": kind, "call_id": call_id, "call_port": call.get("port")}
-        cid = _attach(repo, "consignment", _consignment_keys(c), source, frag, out)
+        cid = _attach(repo, "consignment", _consignment_keys(c), source, encoded, frag, out)
         out.consignments.append(cid)
     # Calls whose consignments changed get their discrepancies recomputed.
     touched_calls = set(out.calls)
@@ -301,7 +312,7 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
 
 
 def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: SourceMessage,
-            fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
+            encoded_source: dict[str, Any], fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
     found: list[str] = []
     for kt, value in index:
         for did in repo.find(kind, kt, value):
@@ -325,7 +336,7 @@ def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: S
             out.merged.append(other)
             if kind == "vessel_call":
                 _repoint_consignments(repo, other, target)
-    stored["fragments"][source.message_id] = {"source": source.to_dict(), **fragment}
+    stored["fragments"][source.message_id] = {"source": encoded_source, **fragment}
     _rebuild(repo, kind, target, stored)
     return target
 
@@ -366,7 +377,7 @@ def _rebuild(repo: Repository, kind: str, dossier_id: str, stored: dict[str, Any
         previous = stored.get("dossier", {}).get("discrepancies")
         if previous:  # derived by _refresh_call; kept until it runs again
             vc.discrepancies = [Discrepancy.from_dict(d) for d in previous]
-        index = _call_index(vc)
+        index = _call_index(vc, _memo(repo))
         dossier = vc
     else:
         dossier = _fold_consignment(dossier_id, _ordered(stored, _memo(repo)))
@@ -618,8 +629,8 @@ def _call_events(call_id: str, src: SourceMessage, frag: dict[str, Any]) -> Iter
     return out
 
 
-def _call_index(vc: VesselCall) -> list[Key]:
-    """Lookup keys (port_call_ref, port_voyage) and query keys (the rest) of a call."""
+def _call_index(vc: VesselCall, memo: Memo | None = None) -> list[Key]:
+    """Lookup keys (port_call_ref, port_voyage) and query keys (the rest) of a call, sorted."""
     index: list[Key] = []
     if vc.port_call_ref:
         ref = keys.normalise_reference(vc.port_call_ref)
@@ -635,11 +646,28 @@ def _call_index(vc: VesselCall) -> list[Key]:
         index.append(("vessel_name", vc.vessel.name, ""))
     if vc.vessel.call_sign:
         index.append(("call_sign", vc.vessel.call_sign, ""))
-    for cell_records in current_stowage(vc).values():
-        for r in cell_records:
-            if r.equipment_number:
-                index.append(("container", r.equipment_number, ""))
-    return sorted(set(index))
+    # The container keys come sorted and distinct; no other key has their type, so they go between
+    # the keys whose type sorts before "container" and those after it, as one sort of all would put them.
+    head = sorted(set(index))
+    return ([k for k in head if k[0] < "container"] + _stowed(vc, memo)[1]
+            + [k for k in head if k[0] > "container"])
+
+
+def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecord], list[Key]]:
+    """The records of the bayplan in force that name a container, in `current_stowage` order, and the
+    call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans."""
+    # By identity and in any order (canonicalise sorts a call's bayplans; current_stowage sorts them
+    # itself). The entry keeps the objects alive, so their ids cannot stand for others.
+    plans = frozenset((id(b), id(b.records)) for b in vc.bayplans)
+    hit = memo.stowed.get(vc.id) if memo is not None else None
+    if hit is not None and hit[0] == plans:
+        return hit[2], hit[3]
+    records = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
+    # Sorted as strings, then made keys: one order (type and scope are the same), a tenth of the time.
+    container_keys: list[Key] = [("container", n, "") for n in sorted({r.equipment_number or "" for r in records})]
+    if memo is not None:
+        memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys)
+    return records, container_keys
 
 
 # --- consignments ------------------------------------------------------------------------------------
@@ -826,12 +854,12 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
     if hit is None:
         vc = VesselCall.from_dict(stored["dossier"])
         vc.discrepancies = call_discrepancies(vc, [c for c, _ in consignments],
-                                             _manifest_weights(consignments, memo))
+                                             _manifest_weights(consignments, memo), memo)
         vc.canonicalise()
         new = vc.to_dict()
         if new != stored["dossier"]:
             stored["dossier"] = new
-            index = _call_index(vc)
+            index = _call_index(vc, memo)
             if memo is not None:
                 memo.built[call_id] = (new, vc, index)
             repo.save(call_id, "vessel_call", stored, index)
@@ -839,7 +867,7 @@ def _refresh_call(repo: Repository, call_id: str) -> None:
     # The call as _rebuild left it (canonical, encoded into stored["dossier"]): only its discrepancies
     # can change, so only they are recomputed, sorted as canonicalise sorts them, and compared.
     vc, index = hit
-    found = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments, memo))
+    found = call_discrepancies(vc, [c for c, _ in consignments], _manifest_weights(consignments, memo), memo)
     found.sort(key=Discrepancy.key)
     encoded = [d.to_dict() for d in found]
     if encoded != stored["dossier"].get("discrepancies"):
@@ -862,7 +890,7 @@ def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None
         return ids
     if vc is None:
         vc = VesselCall.from_dict(stored["dossier"])
-    stowed = {r.equipment_number for rs in current_stowage(vc).values() for r in rs if r.equipment_number}
+    stowed = {r.equipment_number or "" for r in _stowed(vc, _memo(repo))[0]}
     if not stowed:
         return []
     if len(stowed) >= len(ids):
@@ -887,16 +915,19 @@ def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any
 
 
 def call_discrepancies(vc: VesselCall, consignments: list[ConsignmentDossier],
-                       manifest_weight: dict[str, float]) -> list[Discrepancy]:
+                       manifest_weight: dict[str, float], memo: Memo | None = None) -> list[Discrepancy]:
     out: list[Discrepancy] = []
-    stowage = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
+    stowage = _stowed(vc, memo)[0]
     manifested = {e: c for c in consignments for e in c.equipment}
     has_manifest = any(f.kind == "import_manifest" for f in vc.formalities)
     for r in stowage:
         n = r.equipment_number
         assert n is not None
-        k = {"container": n}  # the discrepancy lives on the call: its id need not (and must not) name it
+        # The discrepancy lives on the call: its id need not (and must not) name it. Made only for a
+        # discrepancy found (most of 24,000 records have none), and shared by those of one record.
+        k: dict[str, str] | None = None
         if has_manifest and r.full_empty is not FullEmpty.EMPTY and r.pod == vc.port and n not in manifested:
+            k = {"container": n}
             out.append(Discrepancy(id=discrepancy_id("container_not_manifested", k), type="container_not_manifested",
                                    keys=k, severity=DiscrepancySeverity.ERROR,
                                    detail=f"Container {n} (cell {r.cell}) is in the bayplan for discharge at "
@@ -904,12 +935,13 @@ def call_discrepancies(vc: VesselCall, consignments: list[ConsignmentDossier],
         weight = r.vgm if r.vgm is not None else r.gross_weight
         declared = manifest_weight.get(n)
         if weight and declared and abs(weight - declared) > WEIGHT_TOLERANCE * max(weight, declared):
+            k = k or {"container": n}
             out.append(Discrepancy(id=discrepancy_id("weight_mismatch", k), type="weight_mismatch", keys=k,
                                    detail=f"Container {n}: the bayplan says {weight:g} kg, the manifest "
                                           f"{declared:g} kg (more than {WEIGHT_TOLERANCE:.0%} apart)."))
         c = manifested.get(n)
         if c is not None and c.route.pod is not None and r.pod and c.route.pod.locode != r.pod:
-            kk = {**k, "bl": c.master_bl or ""}
+            kk = {"container": n, "bl": c.master_bl or ""}
             out.append(Discrepancy(id=discrepancy_id("pod_mismatch", kk), type="pod_mismatch", keys=kk,
                                    detail=f"Container {n}: the bayplan discharges it at {r.pod}, B/L "
                                           f"{c.master_bl} declares {c.route.pod.locode}."))

@@ -588,6 +588,8 @@ class _Validator:
     def line_breaks(self) -> None:
         """Line breaks are allowed between segments only."""
         sc = self.sc
+        if not line_breaks_may_be_misplaced(sc.text, sc.delimiters.segment):
+            return
         term = re.escape(sc.delimiters.segment)
         start = sc.starts[0] if sc.starts else 0
         seen: set[int] = set()
@@ -604,6 +606,8 @@ class _Validator:
     def trailing_separators(self) -> None:
         sc = self.sc
         d = sc.delimiters
+        if not separators_may_trail(sc.text, d.element, d.component, d.segment):
+            return
         e, c, t = re.escape(d.element), re.escape(d.component), re.escape(d.segment)
         start = sc.starts[0] if sc.starts else 0
         for mt in re.compile(f"{c}+(?={e}|{t})|{e}+(?={t})").finditer(sc.text, start):
@@ -613,6 +617,22 @@ class _Validator:
             self._file_issue(self.at(Code.TRAILING_SEPARATOR, "Empty trailing data elements or components "
                                      "should be left out together with their separators.", idx, msg=m,
                                      element=el, component=comp, char_offset=at), ic, m)
+
+
+# The two character-level scans above run a regular expression whose every position needs a look
+# around, a fifth of the validation of a large file; `str` counts in C tell first whether it can match.
+
+def line_breaks_may_be_misplaced(text: str, terminator: str) -> bool:
+    """False when every line break of `text` follows a segment terminator directly (one LF after each),
+    so that `line_breaks` has nothing to find."""
+    return "\r" in text or text.count("\n") != text.count(terminator + "\n")
+
+
+def separators_may_trail(text: str, element: str, component: str, terminator: str) -> bool:
+    """False when no component separator comes right before an element separator or terminator and no
+    element separator right before a terminator, so that `trailing_separators` has nothing to find."""
+    return (component + element in text or component + terminator in text
+            or element + terminator in text)
 
 
 _ASCII_DIGITS = re.compile("[0-9]+")

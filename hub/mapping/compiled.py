@@ -22,6 +22,7 @@ No I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -138,22 +139,31 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
 
 
 class Segments:
-    """The scan's segments, each split into elements (first repetition, components unescaped) once."""
+    """The scan's segments, each split into elements (first repetition, components unescaped) once.
 
-    __slots__ = ("sc", "cache", "elem", "comp", "rep", "rel", "pair")
+    `cache[i]` holds segment i split, or None until it is first read: hot loops read it directly and
+    call `elements` only on a miss (a list indexed by segment number, cheaper than a dict)."""
+
+    __slots__ = ("sc", "segments", "cache", "elem", "comp", "rep", "rel", "pair")
 
     def __init__(self, sc: Scan) -> None:
         self.sc = sc
-        self.cache: dict[int, list[list[str]]] = {}
+        self.segments = sc.segments
+        self.cache: list[list[list[str]] | None] = [None] * len(sc.segments)
         d = sc.delimiters
         self.elem, self.comp, self.rep, self.rel = d.element, d.component, d.repetition, d.release
         self.pair = sc.neutral.release_pair
 
     def elements(self, i: int) -> list[list[str]]:
-        els = self.cache.get(i)
+        els = self.cache[i]
         if els is not None:
             return els
-        s = self.sc.segments[i]
+        els = self.cache[i] = self.split(i)
+        return els
+
+    def split(self, i: int) -> list[list[str]]:
+        """Segment i split, not kept: for a block, which reads each of its segments once."""
+        s = self.segments[i]
         parts = s.split(self.elem)
         del parts[0]
         rep, comp = self.rep, self.comp
@@ -164,13 +174,13 @@ class Segments:
         if rel is not None and (rel in s or self.pair in s):
             unescape = self.sc.unescape
             els = [[unescape(v) for v in el] for el in els]
-        self.cache[i] = els
         return els
 
 
 Pos = tuple[int, int]
 
 
+@functools.cache
 def _pos(pos: str) -> Pos:
     el, _, comp = pos.partition(".")
     return int(el) - 1, int(comp or 1) - 1
@@ -217,6 +227,29 @@ def _value_fn(vs: ValueSpec, where: str) -> ValueFn:
     src = _pos(vs.source) if (vs.source and const is None and not join) else None
     simple = kind == "text"
     plain = _converter(vs)
+
+    if src is not None and codes is None and default is None and (simple or plain is not None):
+        # The usual value: one position, as it is or through a plain conversion.
+        e0, c0 = src
+        if simple:
+            def text_at(els: list[list[str]], notes: list[str]) -> Any:
+                if e0 < len(els):
+                    el = els[e0]
+                    if c0 < len(el):
+                        return el[c0] or None
+                return None
+            return text_at
+        convert_plain = plain
+        assert convert_plain is not None
+
+        def converted_at(els: list[list[str]], notes: list[str]) -> Any:
+            if e0 < len(els):
+                el = els[e0]
+                if c0 < len(el):
+                    raw = el[c0]
+                    return convert_plain(raw) if raw else None
+            return None
+        return converted_at
 
     def value(els: list[list[str]], notes: list[str]) -> Any:
         raw: str | None
@@ -304,6 +337,8 @@ def _group_path(path: str) -> list[int]:
 
 
 def _instances(node: Node, numbers: list[int]) -> list[Node]:
+    if len(numbers) == 1:
+        return node.groups.get(numbers[0], [])
     found = [node]
     for n in numbers:
         found = [child for nd in found for child in nd.groups.get(n, ())]
@@ -324,8 +359,11 @@ def _set_step(rule: Rule) -> Step:
             items = ctx.by_tag.get(tag)  # type: ignore[assignment]
             if not items:
                 return
+        cache = segs.cache
         for i in items:
-            els = segs.elements(i)
+            els = cache[i]
+            if els is None:
+                els = segs.elements(i)
             ok = True
             for p, values, negated in conditions:
                 got = _get(els, p)
@@ -388,16 +426,27 @@ def _block_step(rules: list[Rule]) -> Step:
         else:
             plans.append((tag, ks, None, {}))
 
+    # After dispatch on its first condition, a rule still has to pass the others.
+    rest = [c[1:] for c in conds]
+    plans_run = [(tag, ks, pos0 or (0, 0), table, pos0 is not None) for tag, ks, pos0, table in plans]
+
     def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
         found = ctx.by_tag
+        if not found:
+            return
+        cache, split = segs.cache, segs.split
         hits: list[tuple[int, int, list[list[str]]]] = []
-        for tag, ks, pos0, table in plans:
+        for tag, ks, pos0, table, dispatch in plans_run:
             items = found.get(tag)
             if not items:
                 continue
-            for n, i in enumerate(items):
-                els = segs.elements(i)
-                if pos0 is not None:
+            n = -1
+            for i in items:
+                n += 1
+                els = cache[i]
+                if els is None:
+                    els = split(i)
+                if dispatch:
                     e, c = pos0
                     got = ""
                     if e < len(els):
@@ -407,12 +456,18 @@ def _block_step(rules: list[Rule]) -> Step:
                     candidates = table.get(got)
                     if candidates is None:
                         continue
+                    checks = rest
                 else:
                     candidates = ks
+                    checks = conds
                 for k in candidates:
                     ok = True
-                    for p, values, negated in conds[k]:
-                        g = _get(els, p)
+                    for (e, c), values, negated in checks[k]:
+                        g = None
+                        if e < len(els):
+                            el = els[e]
+                            if c < len(el):
+                                g = el[c]
                         if ((g or "") in values) == negated:
                             ok = False
                             break

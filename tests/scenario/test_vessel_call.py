@@ -225,3 +225,36 @@ def test_a_rolled_back_transaction_leaves_nothing_behind_in_the_cache(store: Sto
     _correlate_with(cached, rest[3:4], None)
     _correlate_with(cached, rest[4:], cache)
     assert _normalised(cached) == _normalised(store)  # no trace of the bayplan
+
+
+def test_ingest_bytes_on_two_stores_of_one_database(store: Store, tmp_path: Path) -> None:
+    """ingest_bytes keeps dossiers per Store object. Two Store objects on one database (as two hub
+    processes would be) make each other's copies stale, which are then read again: the dossiers are
+    those of correlating every file afresh, without a cache."""
+    import hub.ingest
+
+    _correlate_with(store, FILES, None)
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    first, second = open_store(url), open_store(url)
+    catalog = default_catalog()
+    for n, f in enumerate(FILES):
+        result = ingest_bytes(f.read_bytes(), first if n % 2 == 0 else second, catalog, filename=f.name)
+        assert result.report is not None and result.report.accepted, f.name
+    assert _normalised(first) == _normalised(store)
+    dossier_counts = ("dossiers", "correlation_keys", "events", "discrepancies")
+    assert [first.counts()[k] for k in dossier_counts] == [store.counts()[k] for k in dossier_counts]
+    # The keys too (a dossier saved again with the keys it had is not diffed against the store's)
+    assert _keys(tmp_path / "two.db") == _keys(tmp_path / "hub.db")
+    caches = [hub.ingest._store_caches[s] for s in (first, second)]
+    assert sum(c.hits for c in caches) > 0 and sum(c.misses for c in caches) > 0
+
+
+def _keys(db: Path) -> list[tuple[str, str, str, str]]:
+    import sqlite3
+
+    con = sqlite3.connect(str(db))
+    try:
+        rows = con.execute("SELECT key_type, value, scope, dossier_kind FROM correlation_keys")
+        return sorted((t, "CALL" if t == "call_id" else v, scope, kind) for t, v, scope, kind in rows)
+    finally:
+        con.close()
