@@ -73,6 +73,13 @@ _LEASE_HOLDERS = {pg: Prepared(sa.select(messages.c.id, messages.c.claimed_by)
                   for pg in (False, True)}
 _RELEASE_MANY = Prepared(messages.update().where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True)))
                          .values(claimed_by=None, claimed_until=None))
+_MARK_DELIVERED = {
+    by_worker: Prepared(deliveries.update()
+                        .where(deliveries.c.id == sa.bindparam("b_id"), deliveries.c.status == "pending",
+                               *((deliveries.c.claimed_by == sa.bindparam("b_worker"),) if by_worker else ()))
+                        .values(status="delivered", attempts=deliveries.c.attempts + 1, last_error=None,
+                                claimed_by=None, claimed_until=None))
+    for by_worker in (False, True)}
 _RELEASE = Prepared(messages.update().where(messages.c.id == sa.bindparam("b_id"))
                     .values(claimed_by=None, claimed_until=None))
 _SAME_INTERCHANGE = Prepared(sa.select(messages.c.id)
@@ -238,13 +245,10 @@ class WorkMixin:
 
     def mark_delivered(self, delivery_id: str, worker: str | None = None) -> bool:
         now = utcnow()
-        d = deliveries.c
-        query = deliveries.update().where(d.id == delivery_id, d.status == "pending")
+        params: dict[str, Any] = {"b_id": delivery_id, "delivered_at": now, "updated_at": now}
         if worker is not None:
-            query = query.where(d.claimed_by == worker)
-        return self._c.execute(query.values(
-            status="delivered", delivered_at=now, updated_at=now, attempts=d.attempts + 1, last_error=None,
-            claimed_by=None, claimed_until=None)).rowcount > 0
+            params["b_worker"] = worker
+        return _MARK_DELIVERED[worker is not None].run(self._c, params).rowcount > 0
 
     def mark_attempt_failed(self, delivery_id: str, error: str, *, retry_at: datetime | None) -> None:
         """Record a failed attempt: retry at `retry_at`, or dead-letter it (retry_at None)."""

@@ -91,3 +91,16 @@ def test_errors_are_sqlalchemys(store: Store) -> None:
         insert.run(tx._c, _message_row("A" * 26))
     with store.transaction() as tx:  # rolled back with the transaction
         assert tx._c.execute(sa.select(sa.func.count()).select_from(messages)).scalar_one() == 0
+
+
+def test_executemany_converts_each_rows_values_even_when_rows_share_one(store: Store) -> None:
+    s = _statements(store.backend)
+    shared = WHEN
+    with store.transaction() as tx:
+        tx.insert_dossier("D1", "vessel_call", "expected", {})
+        rows = [{"key_type": "bl", "value": f"BL{n}", "raw": None, "scope": "", "dossier_id": "D1",
+                 "dossier_kind": "vessel_call", "message_id": None,
+                 "created_at": shared if n % 2 else WHEN + timedelta(minutes=n)} for n in range(6)]
+        s.insert_keys.run_many(tx._c, rows)
+        got = dict(tx._c.execute(sa.select(correlation_keys.c.value, correlation_keys.c.created_at)).all())
+    assert got == {row["value"]: row["created_at"] for row in rows}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from hub.store import Store
+from hub.store.schema import deliveries
 from hub.store.types import utcnow
 
 
@@ -85,8 +87,15 @@ def test_delivery_attempts_retry_then_dead_letter_then_replay(store: Store) -> N
         assert dead.id == delivery_id and dead.payload is None and dead.attempts == 2
         assert tx.requeue_delivery(delivery_id, from_statuses=["dead"], note="replayed")
         [again] = tx.claim_deliveries("w1")
+        assert not tx.mark_delivered(again.id, "w2")  # not w2's lease
         assert tx.mark_delivered(again.id, "w1")
         assert not tx.mark_delivered(again.id, "w1")  # only once
+        done = tx.delivery(delivery_id)
+        assert done and done.status == "delivered" and done.attempts == again.attempts + 1
+        assert done.last_error is None and done.delivered_at is not None
+        claimed = tx._c.execute(sa.select(deliveries.c.claimed_by, deliveries.c.claimed_until)
+                                .where(deliveries.c.id == delivery_id)).one()
+        assert tuple(claimed) == (None, None)
     with store.transaction(write=False) as tx:
         assert tx.outbox_counts() == {"pending": 0, "delivered": 1, "dead": 0}
 
