@@ -258,6 +258,7 @@ class _Statements:
             set_={name: report.excluded[name] for name in ("accepted", "report", "created_at")}))
         # DO NOTHING rather than catching the IntegrityError: on PostgreSQL an error aborts the whole
         # transaction, and the caller may want to go on (load the existing one instead).
+        self.insert_dossiers = Prepared(insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id]))
         self.insert_dossier = Prepared(insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
                                        .returning(dossiers.c.version))
         self.update_dossier = Prepared(dossiers.update()
@@ -335,19 +336,6 @@ class _Statements:
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     return _Statements(dialect)
-
-
-class _BatchStatements:
-    """The statements of the batch writes (executemany: no RETURNING)."""
-
-    def __init__(self, dialect: str) -> None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.insert_dossiers = insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
-
-
-@functools.cache
-def _batch_statements(dialect: str) -> _BatchStatements:
-    return _BatchStatements(dialect)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -630,12 +618,13 @@ class Transaction(WorkMixin):
             params.append({"id": dossier_id, "kind": kind, "status": status, "document": dict(doc),
                            "version": 1, "created_at": now, "updated_at": now})
         for chunk in _chunks(params, 500):
-            result = self._c.execute(_batch_statements(self._c.dialect.name).insert_dossiers, chunk)
-            if result.rowcount is not None and 0 <= result.rowcount < len(chunk):
+            inserted = self._s.insert_dossiers.run_many(self._c, chunk)
+            if 0 <= inserted < len(chunk):  # ON CONFLICT DO NOTHING skipped some: which were there before?
                 ids = [p["id"] for p in chunk]
-                taken = self._c.execute(sa.select(dossiers.c.id).where(dossiers.c.id.in_(ids))
-                                        .order_by(dossiers.c.id)).scalars().first()
-                raise DossierExists(str(taken))
+                found = self._c.execute(sa.select(dossiers.c.id, dossiers.c.created_at)
+                                        .where(dossiers.c.id.in_(ids)).order_by(dossiers.c.id)).all()
+                taken = [dossier_id for dossier_id, created in found if created != now] or [found[0][0]]
+                raise DossierExists(str(taken[0]))
 
     def find_dossier_ids_many(self, key_type: str, values: Iterable[str],
                               kind: str | None = None) -> dict[str, list[str]]:

@@ -356,3 +356,13 @@ def test_fragments_keep_the_order_they_were_attached_in_and_go_with_their_dossie
         assert list(tx.fragments("C1")) == ["M9", "M5"]
         assert tx.delete_dossier("C1")
         assert tx.fragments("C1") == {}
+
+
+def test_insert_dossiers_many_at_once_and_names_the_one_already_there(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_dossiers([("CS-2", "consignment", "OPEN", {"a": 1}), ("CS-1", "consignment", "OPEN", {})])
+        assert tx.load_dossier("CS-2") == ({"a": 1}, 1)
+    with pytest.raises(DossierExists, match="CS-2"), store.transaction() as tx:
+        tx.insert_dossiers([("CS-0", "consignment", "OPEN", {}), ("CS-2", "consignment", "OPEN", {"b": 2})])
+    with store.transaction(write=False) as tx:
+        assert tx.load_dossier("CS-2") == ({"a": 1}, 1) and tx.load_dossier("CS-0") is None
