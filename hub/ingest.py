@@ -128,18 +128,14 @@ class DossierCache:
         self._uncommitted.clear()
         while len(self._entries) > self.max_dossiers:
             gone, _ = self._entries.popitem(last=False)
-            self.memo.built.pop(gone, None)
-            self.memo.call_folds.pop(gone, None)
-            self.memo.stowed.pop(gone, None)
+            self.memo.forget(gone)
 
     def discard(self) -> None:
         """The transaction did not commit: what its repositories took is gone (reloaded when needed).
         Their memo entries could not be mistaken for the reloaded dossiers (the memo goes by object
         identity); they are dropped only to free the memory."""
         for dossier_id in self._uncommitted:
-            self.memo.built.pop(dossier_id, None)
-            self.memo.call_folds.pop(dossier_id, None)
-            self.memo.stowed.pop(dossier_id, None)
+            self.memo.forget(dossier_id)
         self._uncommitted.clear()
 
 
@@ -299,9 +295,7 @@ class StoreRepository:
         self._index_sets[dossier_id] = frozenset()
         self._seen.pop(dossier_id, None)
         self._events.pop(dossier_id, None)
-        self.memo.built.pop(dossier_id, None)
-        self.memo.call_folds.pop(dossier_id, None)
-        self.memo.stowed.pop(dossier_id, None)
+        self.memo.forget(dossier_id)
         self._persisted.pop(dossier_id, None)
         self._parts.pop(dossier_id, None)
         self._stored_index.pop(dossier_id, None)
@@ -518,7 +512,6 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
     report, mappings = map_bytes(data, catalog)
     result = Ingested(entry.id, None, report, mappings)
     with _cache_of(store) as cache:
-        committed = False
         try:
             with store.transaction() as tx:
                 tx.save_report(entry.id, report.to_dict(), report.accepted)
@@ -527,10 +520,8 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
                 else:
                     result.outcomes = correlate_mapped(tx, entry, mappings, channel=channel, cache=cache)
                     tx.set_status(entry.id, "correlated")
-            committed = True
-        finally:
-            if committed:
-                cache.keep()
-            else:
-                cache.discard()
+        except BaseException:
+            cache.discard()
+            raise
+        cache.keep()
     return result

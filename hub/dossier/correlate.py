@@ -105,6 +105,13 @@ class Memo:
         self.stowed: dict[str, tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord],
                                      list[Key]]] = {}
 
+    def forget(self, dossier_id: str) -> None:
+        """Drop what is kept per dossier (its build, its call fold, its stowage), e.g. when the dossier
+        leaves a cache or its transaction did not commit."""
+        self.built.pop(dossier_id, None)
+        self.call_folds.pop(dossier_id, None)
+        self.stowed.pop(dossier_id, None)
+
     def encode_call(self, vc: VesselCall) -> dict[str, Any]:
         """vc.to_dict(), reusing the encoding of each bayplan already encoded (same object, same
         records): a bayplan never changes once built from its fragment; and of each event, which

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -28,6 +28,12 @@ _NAMED = re.compile(r"%\((\w+)\)s")
 _EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 
 Processor = Callable[[Any], Any]
+
+
+def chunks(items: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    """`items` in lists of at most `size`: an IN list or an executemany of bounded length."""
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
 
 
 class Rows:

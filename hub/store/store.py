@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,7 +38,7 @@ from sqlalchemy.engine import URL, Connection, Engine, RowMapping
 from hub.store import engine as _engine
 from hub.store.engine import StoreError
 from hub.store.ids import new_id
-from hub.store.prepared import Prepared
+from hub.store.prepared import Prepared, chunks
 from hub.store.schema import (
     correlation_keys,
     discrepancies,
@@ -208,15 +208,14 @@ def split_parts(document: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return {**document, "dossier": {**dossier, **lists}}, parts
 
 
+def _placeholders(items: Any) -> TypeGuard[list[dict[str, Any]]]:
+    """A list split_parts replaced by placeholders (it replaces a whole list or none of it)."""
+    return isinstance(items, list) and bool(items) and isinstance(items[0], dict) and PART in items[0]
+
+
 def has_parts(document: Mapping[str, Any]) -> bool:
     dossier = document.get("dossier")
-    if not isinstance(dossier, dict):
-        return False
-    for name in PART_LISTS:
-        items = dossier.get(name)
-        if isinstance(items, list) and items and isinstance(items[0], dict) and PART in items[0]:
-            return True
-    return False
+    return isinstance(dossier, dict) and any(_placeholders(dossier.get(name)) for name in PART_LISTS)
 
 
 def assemble_parts(document: Mapping[str, Any], parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,7 +225,7 @@ def assemble_parts(document: Mapping[str, Any], parts: Mapping[str, Any]) -> dic
     dossier = dict(document["dossier"])
     for name in PART_LISTS:
         items = dossier.get(name)
-        if isinstance(items, list) and items and isinstance(items[0], dict) and PART in items[0]:
+        if _placeholders(items):
             try:
                 dossier[name] = [parts[item[PART]] for item in items]
             except KeyError as e:
@@ -258,9 +257,9 @@ class _Statements:
             set_={name: report.excluded[name] for name in ("accepted", "report", "created_at")}))
         # DO NOTHING rather than catching the IntegrityError: on PostgreSQL an error aborts the whole
         # transaction, and the caller may want to go on (load the existing one instead).
-        self.insert_dossiers = Prepared(insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id]))
-        self.insert_dossier = Prepared(insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
-                                       .returning(dossiers.c.version))
+        new_dossier = insert(dossiers).on_conflict_do_nothing(index_elements=[dossiers.c.id])
+        self.insert_dossiers = Prepared(new_dossier)
+        self.insert_dossier = Prepared(new_dossier.returning(dossiers.c.version))
         self.update_dossier = Prepared(dossiers.update()
                                        .where(dossiers.c.id == sa.bindparam("b_id"),
                                               dossiers.c.version == sa.bindparam("b_version"))
@@ -292,10 +291,6 @@ class _Statements:
         version = sa.select(dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
         self.dossier_version = {False: Prepared(version),
                                 True: Prepared(version.with_for_update() if dialect == "postgresql" else version)}
-        self.message = {raw: Prepared(sa.select(*_MESSAGE_COLUMNS,
-                                                message_bodies.c.raw if raw else sa.null().label("raw"))
-                                      .select_from(messages.join(message_bodies) if raw else messages)
-                                      .where(m.id == sa.bindparam("b_id"))) for raw in (False, True)}
         self.messages = {raw: Prepared(sa.select(*_MESSAGE_COLUMNS,
                                                  message_bodies.c.raw if raw else sa.null().label("raw"))
                                        .select_from(messages.join(message_bodies) if raw else messages)
@@ -336,11 +331,6 @@ class _Statements:
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     return _Statements(dialect)
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 class Transaction(WorkMixin):
@@ -412,14 +402,13 @@ class Transaction(WorkMixin):
     def messages_by_id(self, message_ids: Sequence[str], *, raw: bool = True) -> list[StoredMessage | None]:
         """`message` for many ids at once, in the order given (None where there is none)."""
         found: dict[str, StoredMessage] = {}
-        for chunk in _chunks(list(message_ids), 500):
+        for chunk in chunks(list(message_ids), 500):
             for values in self._s.messages[raw].run(self._c, {"b_ids": chunk}).dicts():
                 found[values["id"]] = StoredMessage(**values)
         return [found.get(message_id) for message_id in message_ids]
 
     def message(self, message_id: str, *, raw: bool = True) -> StoredMessage | None:
-        found = self._s.message[raw].run(self._c, {"b_id": message_id})
-        return StoredMessage(**found.dicts()[0]) if found.rows else None
+        return self.messages_by_id([message_id], raw=raw)[0]
 
     def messages_in_status(self, status: str, limit: int = 100, *,
                            skip_locked: bool = False) -> list[StoredMessage]:
@@ -518,23 +507,23 @@ class Transaction(WorkMixin):
     def put_parts(self, rows: Iterable[tuple[str, str, Any]]) -> None:
         """Store (dossier id, part name, item) rows, replacing an item already stored under that name."""
         params = [{"dossier_id": d, "part": part, "item": item} for d, part, item in rows]
-        for chunk in _chunks(params, 500):
+        for chunk in chunks(params, 500):
             self._s.put_parts.run_many(self._c, chunk)
 
     def delete_parts(self, dossier_id: str, names: Iterable[str]) -> None:
-        for chunk in _chunks(list(names), 500):
+        for chunk in chunks(list(names), 500):
             self._s.delete_parts.run(self._c, {"b_id": dossier_id, "b_parts": chunk})
 
     def put_fragments(self, rows: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Store (dossier id, source id, fragment) rows; a fragment already there for that dossier and
         source is replaced, keeping its place in the order."""
         params = [{"dossier_id": d, "source_id": source, "fragment": dict(fragment)} for d, source, fragment in rows]
-        for chunk in _chunks(params, 500):
+        for chunk in chunks(params, 500):
             self._s.put_fragments.run_many(self._c, chunk)
 
     def delete_fragments(self, dossier_id: str, source_ids: Iterable[str]) -> None:
         f = dossier_fragments.c
-        for chunk in _chunks(list(source_ids), 500):
+        for chunk in chunks(list(source_ids), 500):
             self._c.execute(dossier_fragments.delete().where(f.dossier_id == dossier_id, f.source_id.in_(chunk)))
 
     def add_keys(self, keys: Iterable[Mapping[str, Any]]) -> None:
@@ -617,7 +606,7 @@ class Transaction(WorkMixin):
             _check(kind, DOSSIER_KINDS, "dossier kind")
             params.append({"id": dossier_id, "kind": kind, "status": status, "document": dict(doc),
                            "version": 1, "created_at": now, "updated_at": now})
-        for chunk in _chunks(params, 500):
+        for chunk in chunks(params, 500):
             inserted = self._s.insert_dossiers.run_many(self._c, chunk)
             if 0 <= inserted < len(chunk):  # ON CONFLICT DO NOTHING skipped some: which were there before?
                 ids = [p["id"] for p in chunk]
@@ -632,24 +621,23 @@ class Transaction(WorkMixin):
         link first; values no dossier holds are left out."""
         out: dict[str, list[str]] = {}
         query = self._s.find_ids_many if kind is None else self._s.find_ids_many_of_kind
-        for chunk in _chunks(list(dict.fromkeys(values)), 500):
-            params = {"b_type": key_type, "b_values": chunk} if kind is None else \
-                {"b_type": key_type, "b_values": chunk, "b_kind": kind}
-            for value, dossier_id in query.run(self._c, params).rows:
+        for chunk in chunks(list(dict.fromkeys(values)), 500):
+            for value, dossier_id in query.run(self._c, {"b_type": key_type, "b_values": chunk,
+                                                         "b_kind": kind}).rows:
                 out.setdefault(value, []).append(dossier_id)
         return out
 
     def keys_of(self, dossier_ids: Iterable[str]) -> dict[str, dict[tuple[str, str, str], int]]:
         """The correlation keys of some dossiers: dossier id -> {(key_type, value, scope): row id}."""
         out: dict[str, dict[tuple[str, str, str], int]] = {}
-        for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
+        for chunk in chunks(list(dict.fromkeys(dossier_ids)), 500):
             for key_id, dossier_id, key_type, value, scope in self._s.keys_of.run(self._c, {"b_ids": chunk}).rows:
                 out.setdefault(dossier_id, {})[(key_type, value, scope)] = key_id
         return out
 
     def delete_keys(self, key_ids: Iterable[int]) -> None:
         """Unlink correlation keys by their row ids (as `keys_of` gives them)."""
-        for chunk in _chunks(list(key_ids), 500):
+        for chunk in chunks(list(key_ids), 500):
             self._s.delete_keys.run(self._c, {"b_ids": chunk})
 
     def upsert_discrepancies(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -670,7 +658,7 @@ class Transaction(WorkMixin):
     def open_discrepancies(self, dossier_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The open discrepancies of some dossiers: id, dossier_id, type, key."""
         out: list[dict[str, Any]] = []
-        for chunk in _chunks(list(dict.fromkeys(dossier_ids)), 500):
+        for chunk in chunks(list(dict.fromkeys(dossier_ids)), 500):
             out.extend(self._s.open_discrepancies.run(self._c, {"b_ids": chunk}).dicts())
         return out
 
@@ -679,7 +667,7 @@ class Transaction(WorkMixin):
         _check(status, DISCREPANCY_STATUSES, "discrepancy status")
         d = discrepancies
         now = utcnow()
-        for chunk in _chunks(list(discrepancy_ids), 500):
+        for chunk in chunks(list(discrepancy_ids), 500):
             self._c.execute(d.update().where(d.c.id.in_(chunk)).values(status=status, updated_at=now))
 
     # --- queries ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hub.store.ids import new_id
-from hub.store.prepared import Prepared
+from hub.store.prepared import Prepared, chunks
 from hub.store.schema import deliveries, expected_acks, messages
 from hub.store.types import utcnow
 
@@ -58,19 +58,14 @@ class Delivery:
 _DELIVERY_LIST_COLUMNS = [c for c in deliveries.c if c.name not in ("payload", "claimed_by", "claimed_until")]
 
 
-def _lease_holder(for_update: bool) -> Any:
-    query = sa.select(messages.c.claimed_by).where(messages.c.id == sa.bindparam("b_id"))
+def _lease_holders(for_update: bool) -> Any:
+    query = (sa.select(messages.c.id, messages.c.claimed_by)
+             .where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True))).order_by(messages.c.id))
     return query.with_for_update() if for_update else query
 
 
 # Built once: a statement built around literal values costs SQLAlchemy more than SQLite takes to run it.
-_LEASE_HOLDER = {pg: Prepared(_lease_holder(pg)) for pg in (False, True)}
-_LEASE_HOLDERS = {pg: Prepared(sa.select(messages.c.id, messages.c.claimed_by)
-                               .where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True)))
-                               .order_by(messages.c.id).with_for_update() if pg else
-                               sa.select(messages.c.id, messages.c.claimed_by)
-                               .where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True))))
-                  for pg in (False, True)}
+_LEASE_HOLDERS = {pg: Prepared(_lease_holders(pg)) for pg in (False, True)}
 _RELEASE_MANY = Prepared(messages.update().where(messages.c.id.in_(sa.bindparam("b_ids", expanding=True)))
                          .values(claimed_by=None, claimed_until=None))
 _MARK_DELIVERED = {
@@ -80,8 +75,6 @@ _MARK_DELIVERED = {
                         .values(status="delivered", attempts=deliveries.c.attempts + 1, last_error=None,
                                 claimed_by=None, claimed_until=None))
     for by_worker in (False, True)}
-_RELEASE = Prepared(messages.update().where(messages.c.id == sa.bindparam("b_id"))
-                    .values(claimed_by=None, claimed_until=None))
 _SAME_INTERCHANGE = Prepared(sa.select(messages.c.id)
                              .where(messages.c.sender == sa.bindparam("b_sender"),
                                     messages.c.control_ref == sa.bindparam("b_ref"),
@@ -154,24 +147,23 @@ class WorkMixin:
     def holds_message(self, message_id: str, worker: str) -> bool:
         """True if `worker` still holds the lease; on PostgreSQL the row stays locked until commit, so
         the answer cannot change before this transaction ends."""
-        holder = _LEASE_HOLDER[self._pg].run(self._c, {"b_id": message_id}).scalar_one_or_none()
-        return bool(holder == worker)
+        return message_id in self.messages_held([message_id], worker)
 
     def release_message(self, message_id: str) -> None:
-        _RELEASE.run(self._c, {"b_id": message_id})
+        self.release_messages([message_id])
 
     def messages_held(self, message_ids: Sequence[str], worker: str) -> set[str]:
         """`holds_message` for many messages at once: those whose lease `worker` still holds (on
         PostgreSQL their rows are locked, in id order, until the transaction ends)."""
         held: set[str] = set()
-        for start in range(0, len(message_ids), 500):
-            rows = _LEASE_HOLDERS[self._pg].run(self._c, {"b_ids": list(message_ids[start:start + 500])}).rows
+        for chunk in chunks(message_ids):
+            rows = _LEASE_HOLDERS[self._pg].run(self._c, {"b_ids": chunk}).rows
             held.update(message_id for message_id, holder in rows if holder == worker)
         return held
 
     def release_messages(self, message_ids: Sequence[str]) -> None:
-        for start in range(0, len(message_ids), 500):
-            _RELEASE_MANY.run(self._c, {"b_ids": list(message_ids[start:start + 500])})
+        for chunk in chunks(message_ids):
+            _RELEASE_MANY.run(self._c, {"b_ids": chunk})
 
     def unfinished_messages(self) -> int:
         """Messages journalled and not yet through the pipeline."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -109,6 +110,17 @@ def test_operator_command_prints_sql_offline(capsys: pytest.CaptureFixture[str])
     assert "CREATE TABLE messages" in out and "JSONB" in out and "INSERT INTO alembic_version" in out
 
 
+def _insert_raw_dossier(url: str, dossier_id: str, document: dict[str, Any], version: int) -> None:
+    """A dossier row written with plain SQL, as an older hub (at an older revision) wrote it."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO dossiers (id, kind, status, document, version, created_at, updated_at) "
+                             "VALUES (:id, 'vessel_call', 'ANNOUNCED', :doc, :version, :now, :now)"),
+                     {"id": dossier_id, "doc": json.dumps(document), "version": version,
+                      "now": "2026-11-27 00:00:00.000000"})
+    engine.dispose()
+
+
 def test_fragments_move_out_of_the_documents_and_back(empty_url: str) -> None:
     """0003 moves each dossier's fragments from its document to dossier_fragments, and the downgrade puts
     them back; correlation then reads the same stored dict as before. (Their order is not compared: a
@@ -119,12 +131,7 @@ def test_fragments_move_out_of_the_documents_and_back(empty_url: str) -> None:
     fragments = {"M2": {"source": {"message_id": "M2"}, "kind": "bayplan"},
                  "M1": {"source": {"message_id": "M1"}, "kind": "manifest", "note": "مرحبا"}}
     document = {"fragments": fragments, "dossier": {"id": "VC-1", "port": "MACAS"}}
-    engine = create_engine(empty_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO dossiers (id, kind, status, document, version, created_at, updated_at) "
-                             "VALUES ('VC-1', 'vessel_call', 'ANNOUNCED', :doc, 3, :now, :now)"),
-                     {"doc": json.dumps(document), "now": "2026-11-27 00:00:00.000000"})
-    engine.dispose()
+    _insert_raw_dossier(empty_url, "VC-1", document, version=3)
     alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
     with open_store(empty_url) as store, store.transaction() as tx:
         assert tx.load_dossier("VC-1") == ({"dossier": {"id": "VC-1", "port": "MACAS"}}, 3)
@@ -150,12 +157,7 @@ def test_dossier_parts_read_inline_documents_and_go_back_inline_on_downgrade(emp
     old = {"dossier": {"id": "VC-1", "events": [{"id": "ev-1", "type": "eta"}], "bayplans": []}}
     new = {"dossier": {"id": "VC-2", "events": [{"id": "ev-2", "type": "eta"}, {"id": "ev-3", "type": "ata"}],
                        "bayplans": [{"id": "bp-1", "records": {"0010102": [{"equipment_number": "MSCU1234565"}]}}]}}
-    engine = create_engine(empty_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO dossiers (id, kind, status, document, version, created_at, updated_at) "
-                             "VALUES ('VC-1', 'vessel_call', 'ANNOUNCED', :doc, 1, :now, :now)"),
-                     {"doc": json.dumps(old), "now": "2026-11-27 00:00:00.000000"})
-    engine.dispose()
+    _insert_raw_dossier(empty_url, "VC-1", old, version=1)
     alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
     with open_store(empty_url) as store, store.transaction() as tx:
         assert tx.load_dossier("VC-1") == (old, 1)
