@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.catalog import Catalog
 from hub.dossier.correlate import Outcome
-from hub.ingest import DossierCache, correlate_mapped
+from hub.ingest import DossierCache, correlate_mapped, heap_freezer
 from hub.mapping.run import MessageMapping, map_edifact, map_xml
 from hub.report import Code, InterchangeReport, Issue, Report
 from hub.store import ConcurrentUpdate, Store, StoredMessage
@@ -177,6 +177,12 @@ class Pipeline:
             except Exception:  # left to process(), which reports it
                 work.failed = True
             works.append(work)
+        try:
+            return self._write(works)
+        finally:
+            heap_freezer.settle()  # what the batch left in the cache: out of the collector's scans
+
+    def _write(self, works: list[_Work]) -> int:
         results = self._commit_together(works) if all(not w.failed for w in works) else None
         if results is not None:
             for result in results:
