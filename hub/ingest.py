@@ -238,11 +238,24 @@ class StoreRepository:
             self.flush()
 
     def find(self, kind: str, key_type: str, value: str) -> list[str]:
-        out: dict[str, None] = {}
         known = self._found.get((kind, key_type, value))
-        # Prefetched results stay right: the store's keys change only through this repository, whose
-        # own changes (saved indexes, deletions) are applied on top of them here.
-        for did in known if known is not None else self.tx.find_dossier_ids(key_type, value, kind=kind):
+        return self._with_own_changes(
+            kind, key_type, value, known if known is not None else self.tx.find_dossier_ids(key_type, value, kind=kind))
+
+    def find_among(self, kind: str, key_type: str, value: str, among: Iterable[str]) -> list[str]:
+        """`find`, restricted to the dossiers `among`: the store is asked about those only (a busy call
+        links hundreds of consignments, of which a message's refresh needs the few it names)."""
+        wanted = set(among)
+        known = self._found.get((kind, key_type, value))
+        stored = ([did for did in known if did in wanted] if known is not None
+                  else self.tx.find_dossier_ids_among(key_type, value, wanted, kind))
+        return [did for did in self._with_own_changes(kind, key_type, value, stored) if did in wanted]
+
+    def _with_own_changes(self, kind: str, key_type: str, value: str, stored: Iterable[str]) -> list[str]:
+        # The store's answer (or a prefetched one) stays right: its keys change only through this
+        # repository, whose own changes (saved indexes, deletions) are applied on top of it here.
+        out: dict[str, None] = {}
+        for did in stored:
             if did in self._deleted:
                 continue
             held = self._index_sets.get(did)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any, Protocol
 
 from hub.dossier import keys
@@ -97,7 +98,7 @@ class Memo:
     def __init__(self) -> None:
         self.built: dict[str, tuple[dict[str, Any], VesselCall | ConsignmentDossier, list[Key]]] = {}
         self.bayplans: dict[int, tuple[dict[str, Any], Bayplan]] = {}
-        self.sources: dict[int, tuple[dict[str, Any], SourceMessage]] = {}
+        self.sources: dict[int, tuple[dict[str, Any], tuple[tuple[str, str, str], SourceMessage]]] = {}
         self.encoded: dict[int, tuple[Bayplan, dict[str, list[StowageRecord]], dict[str, Any]]] = {}
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
@@ -140,12 +141,17 @@ class Memo:
 
     def source(self, data: dict[str, Any]) -> SourceMessage:
         """SourceMessage.from_dict, once per fragment's source dict (never changed once attached)."""
+        return self.ranked_source(data)[1]
+
+    def ranked_source(self, data: dict[str, Any]) -> tuple[tuple[str, str, str], SourceMessage]:
+        """(its precedence, the source) of a fragment's source dict, each made once."""
         hit = self.sources.get(id(data))
         if hit is not None and hit[0] is data:
             return hit[1]
         src = SourceMessage.from_dict(data)
-        self.sources[id(data)] = (data, src)
-        return src
+        ranked = (src.precedence(), src)
+        self.sources[id(data)] = (data, ranked)
+        return ranked
 
     def object_of(self, dossier_id: str, stored: dict[str, Any]) -> tuple[Any, list[Key]] | None:
         hit = self.built.get(dossier_id)
@@ -371,10 +377,13 @@ def _repoint_consignments(repo: Repository, old: str, new: str) -> None:
 def _ordered(stored: dict[str, Any], memo: Memo | None = None) -> list[tuple[SourceMessage, dict[str, Any]]]:
     if memo is None:
         items = [(SourceMessage.from_dict(f["source"]), f) for f in stored["fragments"].values()]
-    else:
-        items = [(memo.source(f["source"]), f) for f in stored["fragments"].values()]
-    items.sort(key=lambda sf: sf[0].precedence())
-    return items
+        items.sort(key=lambda sf: sf[0].precedence())
+        return items
+    # the memo keeps each source's precedence beside it: a busy call sorts its hundred fragments again
+    # for every message
+    ranked = [(*memo.ranked_source(f["source"]), f) for f in stored["fragments"].values()]
+    ranked.sort(key=itemgetter(0))
+    return [(src, f) for _, src, f in ranked]
 
 
 def _rebuild(repo: Repository, kind: str, dossier_id: str, stored: dict[str, Any]) -> None:
@@ -643,7 +652,7 @@ def _call_index(vc: VesselCall, memo: Memo | None = None) -> list[Key]:
         ref = keys.normalise_reference(vc.port_call_ref)
         index.append(("port_call_ref", f"{vc.port or ''}|{ref}", ""))
         index.append(("port_call_ref", ref, vc.port or ""))
-    for v in vc.voyage_aliases:
+    for v in dict.fromkeys(vc.voyage_aliases):  # a busy call's fold repeats them (canonicalise dedupes)
         if vc.port:
             index.append(("port_voyage", f"{vc.port}|{v}", ""))
         index.append(("voyage", v, vc.port or ""))
@@ -892,21 +901,31 @@ def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None
     them: those carrying a container of the bayplan in force (the checks only look at stowed
     containers). Without loading the others: a busy call has hundreds of consignments, and every
     message touching one of them refreshes the call."""
-    ids = repo.find("consignment", "call_id", call_id)
-    if not ids:
-        return ids
     if vc is None:
         vc = VesselCall.from_dict(stored["dossier"])
     stowed = {r.equipment_number or "" for r in _stowed(vc, _memo(repo))[0]}
     if not stowed:
         return []
+    prefetch = getattr(repo, "prefetch", None)
+    find_among = getattr(repo, "find_among", None)
+    if prefetch is not None and find_among is not None and len(stowed) <= _FEW_STOWED:
+        # Containers first, then which of their consignments are the call's: a busy call's hundreds
+        # of consignment links are not read for every message.
+        prefetch("consignment", [("container", n) for n in stowed])
+        carrying = {d for n in stowed for d in repo.find("consignment", "container", n)}
+        return find_among("consignment", "call_id", call_id, carrying) if carrying else []
+    ids = repo.find("consignment", "call_id", call_id)
+    if not ids:
+        return ids
     if len(stowed) >= len(ids):
         return ids  # a big bayplan: loading the call's consignments is cheaper than a look-up per container
-    prefetch = getattr(repo, "prefetch", None)
     if prefetch is not None:
         prefetch("consignment", [("container", n) for n in stowed])
     carrying = {d for n in stowed for d in repo.find("consignment", "container", n)}
     return [d for d in ids if d in carrying]
+
+
+_FEW_STOWED = 200  # up to this many containers in force, _relevant_consignments starts from them
 
 
 def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any]]],

@@ -275,6 +275,12 @@ class _Statements:
         many = (sa.select(k.value, k.dossier_id)
                 .where(k.key_type == sa.bindparam("b_type"), k.value.in_(sa.bindparam("b_values", expanding=True)))
                 .group_by(k.value, k.dossier_id).order_by(sa.func.min(k.id)))
+        among = (sa.select(k.dossier_id, sa.func.min(k.id))
+                 .where(k.key_type == sa.bindparam("b_type"), k.value == sa.bindparam("b_value"),
+                        k.dossier_kind == sa.bindparam("b_kind"),
+                        k.dossier_id.in_(sa.bindparam("b_ids", expanding=True)))
+                 .group_by(k.dossier_id))
+        self.find_ids_among = Prepared(among)
         self.find_ids_many = Prepared(many)
         self.find_ids_many_of_kind = Prepared(many.where(k.dossier_kind == sa.bindparam("b_kind")))
         self.keys_of = Prepared(sa.select(k.id, k.dossier_id, k.key_type, k.value, k.scope)
@@ -626,6 +632,14 @@ class Transaction(WorkMixin):
                                                          "b_kind": kind}).rows:
                 out.setdefault(value, []).append(dossier_id)
         return out
+
+    def find_dossier_ids_among(self, key_type: str, value: str, among: Iterable[str], kind: str) -> list[str]:
+        """`find_dossier_ids` (any scope, one kind) restricted to the dossiers `among`, oldest link first."""
+        linked: list[tuple[int, str]] = []
+        for chunk in chunks(list(dict.fromkeys(among)), 500):
+            linked += ((first, dossier_id) for dossier_id, first in self._s.find_ids_among.run(
+                self._c, {"b_type": key_type, "b_value": value, "b_kind": kind, "b_ids": chunk}).rows)
+        return [dossier_id for _, dossier_id in sorted(linked)]
 
     def keys_of(self, dossier_ids: Iterable[str]) -> dict[str, dict[tuple[str, str, str], int]]:
         """The correlation keys of some dossiers: dossier id -> {(key_type, value, scope): row id}."""

@@ -216,6 +216,14 @@ def test_advance_never_lowers_the_rank(machine: Machine[Any], data: st.DataObjec
 
 
 @given(event_sets(), st.sampled_from(ALL))
+def test_progress_is_advance_folded_over_the_effective_events(events: list[Event], machine: Machine[Any]) -> None:
+    state = machine.initial
+    for e in lifecycle.effective_events(events):
+        state = machine.advance(state, e)
+    assert machine.progress(events) is state
+
+
+@given(event_sets(), st.sampled_from(ALL))
 def test_adding_an_event_that_is_not_a_correction_never_lowers_progress(
         events: list[Event], machine: Machine[Any]) -> None:
     before = machine.progress(events)
