@@ -139,7 +139,7 @@ class DossierCache:
         memo = self.memo
         if (len(memo.sources) + len(memo.bayplans) + len(memo.encoded) + len(memo.built)
                 + len(memo.call_facts) + len(memo.encoded_events) + len(memo.call_folds)
-                + len(memo.stowed)) > self.max_memo:
+                + len(memo.stowed) + len(memo.ordered)) > self.max_memo:
             self.memo = memo = Memo()
         return memo
 

@@ -18,9 +18,11 @@ No I/O: the store is reached through `Repository`.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
+from itertools import islice
+from operator import is_, itemgetter
 from typing import Any, Protocol
 
 from hub.dossier import keys
@@ -93,12 +95,17 @@ class Memo:
     * `stowed`: per call, the stowage records in force that name a container and their sorted
       container keys, with the bayplans (and their records) they were taken from: the call's index,
       its consignments' look-up and its discrepancies all walk them, on every save of a busy call.
+    * `ordered`: per fragments dict (by identity, kept alive with it), its fragments in precedence
+      order as `_ordered` last gave them, with the fragments they were taken from: a message adds one
+      fragment, which is put in its place instead of the whole call being sorted again.
     """
 
     def __init__(self) -> None:
         self.built: dict[str, tuple[dict[str, Any], VesselCall | ConsignmentDossier, list[Key]]] = {}
         self.bayplans: dict[int, tuple[dict[str, Any], Bayplan]] = {}
         self.sources: dict[int, tuple[dict[str, Any], tuple[tuple[str, str, str], SourceMessage]]] = {}
+        self.ordered: dict[int, tuple[dict[str, Any], list[dict[str, Any]],
+                                      list[tuple[tuple[str, str, str], SourceMessage, dict[str, Any]]]]] = {}
         self.encoded: dict[int, tuple[Bayplan, dict[str, list[StowageRecord]], dict[str, Any]]] = {}
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
@@ -123,7 +130,14 @@ class Memo:
             out = vc.to_dict()
         finally:
             vc.bayplans, vc.events = plans, events
-        out["events"] = [self._event(e) for e in events]
+        cache = self.encoded_events  # inline: a busy call has a hundred events, encoded once each
+        encoded_events = []
+        for e in events:
+            hit = cache.get(id(e))
+            if hit is None or hit[0] is not e:
+                hit = cache[id(e)] = (e, e.to_dict())
+            encoded_events.append(hit[1])
+        out["events"] = encoded_events
         encoded = []
         for b in plans:
             hit = self.encoded.get(id(b))
@@ -132,12 +146,6 @@ class Memo:
             encoded.append(hit[2])
         out["bayplans"] = encoded
         return out
-
-    def _event(self, event: Event) -> dict[str, Any]:
-        hit = self.encoded_events.get(id(event))
-        if hit is None or hit[0] is not event:
-            hit = self.encoded_events[id(event)] = (event, event.to_dict())
-        return hit[1]
 
     def source(self, data: dict[str, Any]) -> SourceMessage:
         """SourceMessage.from_dict, once per fragment's source dict (never changed once attached)."""
@@ -379,10 +387,21 @@ def _ordered(stored: dict[str, Any], memo: Memo | None = None) -> list[tuple[Sou
         items = [(SourceMessage.from_dict(f["source"]), f) for f in stored["fragments"].values()]
         items.sort(key=lambda sf: sf[0].precedence())
         return items
-    # the memo keeps each source's precedence beside it: a busy call sorts its hundred fragments again
-    # for every message
-    ranked = [(*memo.ranked_source(f["source"]), f) for f in stored["fragments"].values()]
-    ranked.sort(key=itemgetter(0))
+    fragments = stored["fragments"]
+    hit = memo.ordered.get(id(fragments))
+    ranked: list[tuple[tuple[str, str, str], SourceMessage, dict[str, Any]]]
+    if hit is not None and hit[0] is fragments and len(fragments) - len(hit[1]) in (0, 1) and all(
+            map(is_, hit[1], islice(fragments.values(), len(hit[1])))):
+        # the fragments the memo ordered, in the same places, and perhaps one more after them (a new
+        # key goes last in a dict): put it in its place
+        ranked = list(hit[2])
+        if len(fragments) > len(hit[1]):
+            new = next(reversed(fragments.values()))
+            insort(ranked, (*memo.ranked_source(new["source"]), new), key=itemgetter(0))
+    else:
+        ranked = [(*memo.ranked_source(f["source"]), f) for f in fragments.values()]
+        ranked.sort(key=itemgetter(0))
+    memo.ordered[id(fragments)] = (fragments, list(fragments.values()), ranked)
     return [(src, f) for _, src, f in ranked]
 
 

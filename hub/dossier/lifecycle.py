@@ -221,10 +221,14 @@ def effective_events(events: Iterable[EventLike]) -> list[EventLike]:
 
 def active_holds(events: Iterable[EventLike]) -> list[str]:
     """References of the holds not lifted (sorted), among effective events."""
+    return _holds_not_lifted(effective_events(events))
+
+
+def _holds_not_lifted(effective: list[EventLike]) -> list[str]:
     held: set[str] = set()
     lifted: set[str] = set()
     lift_all = False
-    for e in effective_events(events):
+    for e in effective:
         if e.type == EventType.HOLD:
             held.add(e.detail.get("reference") or e.id)
         elif e.type == EventType.HOLD_LIFTED:
@@ -286,9 +290,12 @@ class Machine(Generic[S]):
         """The furthest state reached by the effective events, holds ignored: what folding `advance`
         over them from the initial state gives (the highest rank wins), a busy call's hundred events
         looked at once each."""
+        return self._highest(effective_events(events))
+
+    def _highest(self, effective: list[EventLike]) -> S:
         best = 0
         target_ranks = self.target_ranks
-        for e in effective_events(events):
+        for e in effective:
             rank = target_ranks.get(e.type, 0)
             if rank > best:
                 best = rank
@@ -296,9 +303,9 @@ class Machine(Generic[S]):
 
     def derive(self, events: Iterable[EventLike]) -> S:
         """The state of a dossier with these events: `progress`, or the hold state while a hold is active."""
-        seen = list(events)
-        state = self.progress(seen)
-        if self.hold is not None and state not in self.hold_exempt and active_holds(seen):
+        effective = effective_events(events)
+        state = self._highest(effective)
+        if self.hold is not None and state not in self.hold_exempt and _holds_not_lifted(effective):
             return self.hold
         return state
 
