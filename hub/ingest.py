@@ -193,9 +193,10 @@ class StoreRepository:
         self.cache = cache
         self.versions: dict[str, int] = {}
         # Messages are known to correlation by a content id (same bytes, same id, whatever the order
-        # or the database); events of the message being processed point to its journal entry.
-        self.content_id = content_id
-        self.journal_id = journal_id
+        # or the database); events of the messages being processed point to their journal entries.
+        self._journal_ids: dict[str, str | None] = {}
+        if content_id:
+            self.begin_message(content_id, journal_id)
         self.memo = cache.session_memo() if cache is not None else Memo()
         self._docs: dict[str, dict[str, Any]] = {}  # loaded or saved, by dossier id
         self._kinds: dict[str, str] = {}
@@ -323,12 +324,15 @@ class StoreRepository:
         if self._depth == 0:
             self.flush()
 
+    def begin_message(self, content_id: str, journal_id: str | None) -> None:
+        """A message about to be correlated through this repository (several may share one, in one
+        transaction): its events will point to its journal entry."""
+        self._journal_ids[content_id] = journal_id
+
     def _journal_id(self, message_id: str | None) -> str | None:
-        """The journal entry of an event's message: the current one's; earlier messages' events are
-        already stored (add_events skips them)."""
-        if message_id and self.content_id and message_id.split(".", 1)[0] == self.content_id:
-            return self.journal_id
-        return None
+        """The journal entry of an event's message: one of the messages correlated here; earlier
+        messages' events are already stored (add_events skips them)."""
+        return self._journal_ids.get(message_id.split(".", 1)[0]) if message_id else None
 
     def delete(self, dossier_id: str) -> None:
         self._deleted.add(dossier_id)
@@ -499,23 +503,32 @@ class Ingested:
 
 
 def correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[MessageMapping], *,
-                     channel: str, cache: DossierCache | None = None) -> list[Outcome]:
+                     channel: str, cache: DossierCache | None = None,
+                     repo: StoreRepository | None = None) -> list[Outcome]:
     """Correlate the mapped documents of one journalled message into the store, inside `tx`.
 
     Idempotent: the message is known to correlation by its content id, so running this again for the
     same message (after a crash, or by a second hub process) changes no dossier. With a `cache`, the
     caller must call its `keep()` once `tx` has committed, or `discard()` if it did not.
+
+    `repo`: a repository the caller shares between the messages of one transaction, inside its own
+    `deferred()` block: their dossiers are then written once, when that block ends, and the caller
+    hands the repository to the cache (`cache.pending(repo)`) after that.
     """
     # The repository (and the objects correlation built) is dropped before the collector runs again:
     # left alive, they would all be scanned by its first pass, on a large bayplan a tenth of the time.
     with gc_paused():
-        return _correlate_mapped(tx, entry, mappings, channel, cache)
+        return _correlate_mapped(tx, entry, mappings, channel, cache, repo)
 
 
 def _correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[MessageMapping], channel: str,
-                      cache: DossierCache | None) -> list[Outcome]:
+                      cache: DossierCache | None, shared: StoreRepository | None) -> list[Outcome]:
     content_id = "M" + entry.sha256[:20]
-    repo = StoreRepository(tx, content_id, entry.id, cache)
+    if shared is None:
+        repo = StoreRepository(tx, content_id, entry.id, cache)
+    else:
+        repo = shared
+        repo.begin_message(content_id, entry.id)
     received = entry.received_at.isoformat()
     outcomes = []
     with repo.deferred():  # each dossier written once, when every message has been correlated
@@ -525,7 +538,7 @@ def _correlate_mapped(tx: Transaction, entry: JournalEntry, mappings: list[Messa
             mid = content_id if len(mappings) == 1 else f"{content_id}.{n + 1}"
             src = source_of(mid, m.document, sha256=entry.sha256, received_at=received, channel=channel)
             outcomes.append(correlate(repo, src, m.document))
-    if cache is not None:
+    if cache is not None and shared is None:
         cache.pending(repo)
     return outcomes
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -28,8 +29,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.catalog import Catalog
-from hub.dossier.correlate import Outcome
-from hub.ingest import DossierCache, correlate_mapped, heap_freezer
+from hub.dossier.correlate import Outcome, call_keys
+from hub.ingest import DossierCache, StoreRepository, correlate_mapped, heap_freezer
 from hub.mapping.run import MessageMapping, map_edifact, map_xml
 from hub.report import Code, InterchangeReport, Issue, Report
 from hub.store import ConcurrentUpdate, Store, StoredMessage
@@ -197,27 +198,48 @@ class Pipeline:
                 log.exception("processing failed", extra={"message_id": work.msg.id})
         return done
 
-    def _commit_together(self, works: list[_Work]) -> list[Processed] | None:
-        """Write the results of prepared messages in one transaction; None if it failed (nothing written)."""
+    def _commit_together(self, works: list[_Work], attempts: int = 4) -> list[Processed] | None:
+        """Write the results of prepared messages in one transaction; None if it failed (nothing written).
+
+        The messages are written in the order of the vessel calls they name, so that two hub processes
+        lock the rows of the calls they share in the same order (they deadlocked on PostgreSQL, each
+        holding a call the other wanted). A batch that still meets a deadlock, or a dossier another
+        process changed first, is written again after a short random wait; only another failure sends
+        its messages one at a time."""
         if not works:
             return []
-        try:
-            results = []
-            with self.store.transaction() as tx:
-                held = tx.messages_held([work.msg.id for work in works], self.worker)
-                for work in works:
-                    work.together = True
-                    if work.msg.id not in held:
-                        log.warning("lease lost; left to its new holder", extra={"message_id": work.msg.id})
-                        continue
-                    results.append(work.commit(tx))
-                tx.release_messages([work.msg.id for work in works if work.msg.id in held])
-            self.cache.keep()
-            return results
-        except Exception:
-            self.cache.discard()
-            log.warning("a batch of %d messages failed; processing them one at a time", len(works), exc_info=True)
-            return None
+        works = sorted(works, key=_lock_order)
+        for attempt in range(attempts):
+            try:
+                results = []
+                with self.store.transaction() as tx:
+                    held = tx.messages_held([work.msg.id for work in works], self.worker)
+                    # One repository for the batch: each dossier it touched is written once, at the
+                    # end, in one set of statements for all (on PostgreSQL, round trips saved).
+                    repo = StoreRepository(tx, cache=self.cache)
+                    with repo.deferred():
+                        for work in works:
+                            work.together = True
+                            work.repo = repo
+                            if work.msg.id not in held:
+                                log.warning("lease lost; left to its new holder",
+                                            extra={"message_id": work.msg.id})
+                                continue
+                            results.append(work.commit(tx))
+                    self.cache.pending(repo)
+                    tx.release_messages([work.msg.id for work in works if work.msg.id in held])
+                self.cache.keep()
+                return results
+            except Exception as exc:
+                self.cache.discard()
+                if retryable(exc) and attempt + 1 < attempts:
+                    log.info("a batch of %d messages met %s; writing it again", len(works), type(exc).__name__)
+                    time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+                    continue
+                log.warning("a batch of %d messages failed; processing them one at a time", len(works),
+                            exc_info=True)
+                return None
+        return None
 
     def _hand_back(self, ids: Sequence[str]) -> None:
         with self.store.transaction() as tx:
@@ -261,15 +283,30 @@ class Pipeline:
                 self.cache.keep()
             except BaseException as exc:
                 self.cache.discard()
-                if not isinstance(exc, ConcurrentUpdate):
+                if not retryable(exc):
                     raise
                 if attempt == 4:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
                 continue
             self._done(result)
             return result
         return None
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether the same transaction, run again, may succeed: a dossier another process changed since it
+    was read, or a deadlock or serialization failure between hub processes on PostgreSQL."""
+    if isinstance(exc, ConcurrentUpdate):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
+
+
+def _lock_order(work: _Work) -> str:
+    """The first of the call keys a message names ('' for none): the order dossier rows get locked in."""
+    found = [f"{kind}|{value}" for m in work.mappings for kind, value in call_keys(
+        (m.document or {}).get("call") or {})]
+    return min(found, default="")
 
 
 class _Work:
@@ -290,6 +327,7 @@ class _Work:
         self.now = utcnow()
         self.failed = False  # prepare raised
         self.together = False  # committed with other messages in one transaction
+        self.repo: StoreRepository | None = None  # the batch's repository, when together
 
     # -- outside the transaction
 
@@ -415,11 +453,16 @@ class _Work:
         return tx.same_interchange(sender, ref, self.msg.received_at - window, self.msg.id)
 
     def _mark_duplicate(self, original: str) -> None:
+        """Say so in the report, once (a batch written again marks it again)."""
         text = f"This interchange was already received (message {original}) and is not processed again."
+        def unmarked(issues: list[Issue]) -> bool:
+            return all(i.code != Code.DUPLICATE_INTERCHANGE for i in issues)
+
         if self.report.interchanges:
             for ic in self.report.interchanges:
-                ic.issues.append(Issue(Code.DUPLICATE_INTERCHANGE, text, tag="UNB", element=5))
-        else:
+                if unmarked(ic.issues):
+                    ic.issues.append(Issue(Code.DUPLICATE_INTERCHANGE, text, tag="UNB", element=5))
+        elif unmarked(self.report.issues):
             self.report.issues.append(Issue(Code.DUPLICATE_INTERCHANGE, text))
 
     def _correlate(self, tx: Transaction) -> tuple[list[Outcome], dict[str, str]]:
@@ -431,7 +474,8 @@ class _Work:
         entry = JournalEntry(self.msg.id, self.msg.sha256, self.msg.size, self.msg.received_at, None)
         failures: dict[str, str] = {}
         if self.together:
-            return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel, cache=self.p.cache), failures
+            return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel, cache=self.p.cache,
+                                    repo=self.repo), failures
         try:
             with tx.savepoint():
                 return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel,

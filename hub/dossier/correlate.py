@@ -133,10 +133,10 @@ class Memo:
         cache = self.encoded_events  # inline: a busy call has a hundred events, encoded once each
         encoded_events = []
         for e in events:
-            hit = cache.get(id(e))
-            if hit is None or hit[0] is not e:
-                hit = cache[id(e)] = (e, e.to_dict())
-            encoded_events.append(hit[1])
+            known = cache.get(id(e))
+            if known is None or known[0] is not e:
+                known = cache[id(e)] = (e, e.to_dict())
+            encoded_events.append(known[1])
         out["events"] = encoded_events
         encoded = []
         for b in plans:
@@ -197,7 +197,7 @@ def source_of(message_id: str, doc: dict[str, Any], sha256: str | None = None,
 
 # --- fragments ---------------------------------------------------------------------------------------
 
-def _call_keys(call: dict[str, Any]) -> list[tuple[str, str]]:
+def call_keys(call: dict[str, Any]) -> list[tuple[str, str]]:
     """The keys that identify a call: its port call reference, or port and voyage."""
     out = []
     port = call.get("port")
@@ -304,9 +304,9 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
     memo = _memo(repo)
     if memo is not None:
         memo.source(encoded)
-    if _call_keys(call) or call.get("vessel_name") or call.get("vessel_id"):
-        if _call_keys(call):
-            call_id = _attach(repo, "vessel_call", _call_keys(call), source, encoded, _call_fragment(doc), out,
+    if call_keys(call) or call.get("vessel_name") or call.get("vessel_id"):
+        if call_keys(call):
+            call_id = _attach(repo, "vessel_call", call_keys(call), source, encoded, _call_fragment(doc), out,
                               imo=_vessel_imo(call))
             out.calls.append(call_id)
         else:

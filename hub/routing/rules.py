@@ -117,7 +117,10 @@ class _Facts:
 
     def doc(self, dossier_id: str) -> dict[str, Any]:
         if dossier_id not in self._docs:
-            found = self.tx.dossier(dossier_id) or {}
+            # From the repository the message was correlated through when it has one: it holds the
+            # dossier as correlation left it, which a batch writes to the store only at its end.
+            repo = getattr(self.work, "repo", None)
+            found = (repo.load(dossier_id) if repo is not None else self.tx.dossier(dossier_id)) or {}
             self._docs[dossier_id] = found.get("dossier") or {}
         return self._docs[dossier_id]
 

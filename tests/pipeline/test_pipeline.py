@@ -306,6 +306,44 @@ def test_one_failing_message_does_not_hold_back_the_rest_of_its_batch(
     assert deliveries(store, bad) == {}
 
 
+def test_a_batch_that_meets_a_deadlock_is_written_again_whole(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Two hub processes on PostgreSQL can deadlock on the dossier rows they share: the batch is written
+    again, whole (not a message at a time), and the duplicate it holds is reported as such once."""
+    import sqlalchemy as sa
+
+    from hub.store.store import Transaction
+
+    class DeadlockDetected(Exception):
+        sqlstate = "40P01"
+
+    manifest = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    ids = [store.journal(manifest, channel="folder", partner="AML", filename=f"m{n}.edi").id for n in range(2)]
+    ids.append(store.journal((SAMPLES / "baplie-smdg22.edi").read_bytes(), channel="folder", partner="AML").id)
+    release = Transaction.release_messages
+    failures = [sa.exc.OperationalError("COMMIT", {}, DeadlockDetected("deadlock detected"))]
+
+    def release_or_deadlock(tx: Transaction, message_ids: Any) -> None:
+        if failures:
+            raise failures.pop()
+        release(tx, message_ids)
+
+    monkeypatch.setattr(Transaction, "release_messages", release_or_deadlock)
+    pipeline = Pipeline(store, catalog, lambda: partners, settings, worker="w1")
+    monkeypatch.setattr(pipeline, "process", lambda _id: pytest.fail("processed one at a time"))
+    with caplog.at_level(logging.INFO, logger="hub.pipeline"):
+        assert pipeline.run_once(limit=10) == 3
+    assert any("writing it again" in r.message for r in caplog.records)
+    statuses = [store.message(i, raw=False).status for i in ids]  # type: ignore[union-attr]
+    assert sorted(statuses) == ["duplicate", "routed", "routed"]
+    duplicate = ids[statuses.index("duplicate")]
+    found = store.report(duplicate)
+    assert found is not None
+    codes = [i["code"] for ic in found[0]["interchanges"] for i in ic["issues"]]
+    assert codes.count("duplicate-interchange") == 1, codes
+
+
 def test_a_message_that_cannot_be_filed_gets_an_aperak_and_the_rest_of_its_batch_is_filed(
         store: Store, catalog: Catalog, partners: Partners, settings: Settings,
         monkeypatch: pytest.MonkeyPatch) -> None:
