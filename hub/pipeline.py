@@ -414,7 +414,7 @@ class _Work:
         if self.partner is not None and msg.partner is None:
             meta["partner_identified"] = self.partner.id
         if meta:
-            tx.set_meta(msg.id, meta)
+            tx.set_meta(msg.id, meta, current=msg.meta)  # leased: nobody else changes it meanwhile
         duplicate_of = msg.duplicate_of or self._same_interchange(tx)
         if duplicate_of is not None:
             self._mark_duplicate(duplicate_of)

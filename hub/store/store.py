@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any, TypeGuard
 
 import sqlalchemy as sa
@@ -378,12 +378,16 @@ class Transaction(WorkMixin):
         self._s.insert_body.run(self._c, {"message_id": message_id, "raw": raw})
         return JournalEntry(message_id, digest, len(raw), received_at, original)
 
-    def set_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
-        """Fill in envelope fields found after intake; other keys are merged into the `meta` JSON."""
+    def set_meta(self, message_id: str, meta: Mapping[str, Any], *,
+                 current: Mapping[str, Any] | None | EllipsisType = ...) -> None:
+        """Fill in envelope fields found after intake; other keys are merged into the `meta` JSON.
+        `current`: the message's `meta` as the caller read it in this transaction, or by a lease it
+        holds (the pipeline), sparing a read of it."""
         columns, extra = _split_meta(meta)
         if extra:
-            current = self._s.message_meta.run(self._c, {"b_id": message_id}).scalar_one_or_none()
-            columns["meta"] = {**(current or {}), **extra}
+            had = (self._s.message_meta.run(self._c, {"b_id": message_id}).scalar_one_or_none()
+                   if isinstance(current, EllipsisType) else current)
+            columns["meta"] = {**(had or {}), **extra}
         if not columns:
             return
         if self._s.update_message.run(self._c, {**columns, "b_id": message_id}).rowcount == 0:

@@ -130,6 +130,11 @@ def test_set_meta_fills_envelope_and_merges_extra(store: Store) -> None:
     assert m.meta == {"amqp_message_id": "a1", "directory": "D95B"}
     with pytest.raises(NotFound):
         store.set_meta("01NOSUCHMESSAGE000000000000", {"syntax": "xml"})
+    # the pipeline passes the meta it leased the message with: merged with that, nothing read again
+    with store.transaction() as tx:
+        tx.set_meta(entry.id, {"guide": "SMDG22"}, current={"amqp_message_id": "a1"})
+    m = store.message(entry.id)
+    assert m is not None and m.meta == {"amqp_message_id": "a1", "guide": "SMDG22"}
 
 
 def test_reports_are_replaced_not_added(store: Store) -> None:
