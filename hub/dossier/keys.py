@@ -69,6 +69,8 @@ class Stamp(Record):
             return None
         if "T" not in self.utc:
             return datetime.combine(date.fromisoformat(self.utc), datetime.min.time(), UTC)
+        if len(self.utc) == 20 and self.utc[-1] == "Z":  # our own 'YYYY-MM-DDTHH:MM:SSZ': parsed in C
+            return datetime.fromisoformat(self.utc)
         return datetime.strptime(self.utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 

@@ -297,6 +297,14 @@ def test_stamp_as_datetime() -> None:
     assert parse_edifact_datetime("x", "203").as_datetime() is None
 
 
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_stamp_as_datetime_reads_its_utc_as_strptime_does(moment: datetime) -> None:
+    utc = moment.replace(microsecond=0).isoformat() + "Z"
+    expected = datetime.strptime(utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    got = Stamp(utc, "x", "203").as_datetime()
+    assert got == expected and got is not None and got.tzinfo == UTC
+
+
 def test_xml_datetimes() -> None:
     assert parse_xml_datetime("2024-03-01T12:30:00Z").utc == "2024-03-01T12:30:00Z"
     assert parse_xml_datetime("2024-03-01T12:30:00+01:00").utc == "2024-03-01T11:30:00Z"
