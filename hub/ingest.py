@@ -62,7 +62,8 @@ class HeapFreezer:
     A pipeline worker's DossierCache and memo hold hundreds of thousands of long-lived objects (busy
     calls, their fragments and encoded documents), none of them in reference cycles. Every full
     collection scanned them all again: a sixth of the pipeline thread's time in `hub serve` at 20,000
-    messages over 200 calls. `settle()`, called after each batch, moves everything alive into the
+    messages over 200 calls. `settle()`, called after each batch (and by `ingest_bytes`, whose store
+    keeps such a cache too), moves everything alive into the
     permanent generation (`gc.freeze`), which collections skip; reference counting still frees frozen
     objects as usual. What a freeze can hide is cyclic garbage not yet collected (a caught exception
     and its traceback, say): so every `full_every` seconds `settle()` unfreezes, runs one full
@@ -565,7 +566,10 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
         return Ingested(entry.id, entry.duplicate_of, None)
     report, mappings = map_bytes(data, catalog)
     result = Ingested(entry.id, None, report, mappings)
-    with _cache_of(store) as cache:
+    # The collector stays paused until what the store's cache keeps (a call's 24,000 stowage records,
+    # their encodings) is settled as a pipeline worker settles it after each batch (`heap_freezer`):
+    # otherwise its first pass scans all of it, a twentieth of a large bayplan's path.
+    with _cache_of(store) as cache, gc_paused():
         try:
             with store.transaction() as tx:
                 tx.save_report(entry.id, report.to_dict(), report.accepted)
@@ -578,4 +582,5 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
             cache.discard()
             raise
         cache.keep()
+        heap_freezer.settle()
     return result
