@@ -64,3 +64,10 @@ def test_bayplan_equals_the_straightforward_construction(stowage: list[dict[str,
     assert got == expected
     assert list(got.records) == list(expected.records)
     assert got.to_dict() == expected.to_dict()
+
+
+def test_the_stowage_record_fields_are_in_the_order_bayplan_passes_them() -> None:
+    import dataclasses
+    assert [f.name for f in dataclasses.fields(StowageRecord)] == [
+        "cell", "equipment_number", "size_type", "pol", "pod", "final_pod", "transhipment_port", "gross_weight",
+        "vgm", "temperature", "dg", "carrier", "bl", "booking", "full_empty", "handling"]
