@@ -109,6 +109,15 @@ class Scan:
     _byte_starts: list[int] | None = None
     _line_ends: list[int] | None = None
     _char_marks: list[int] = field(default_factory=list)
+    _tags: list[str] | None = None
+
+    @property
+    def tags(self) -> list[str]:
+        """The first three characters of each segment (its tag when well formed), made once for the
+        validator and the mapping, which both look them up per segment."""
+        if self._tags is None:
+            self._tags = [s[:3] for s in self.segments]
+        return self._tags
 
     @property
     def single_byte(self) -> bool:

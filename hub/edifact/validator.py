@@ -116,7 +116,7 @@ class _Validator:
         self.catalog = catalog
         self.opts = opts
         self.report = report
-        self.tags = [s[:3] for s in sc.segments]
+        self.tags = sc.tags
         self.ics: list[_Ic] = []
         self._ic_starts: list[int] | None = None
         self._msgs: list[_Msg] = []

@@ -38,22 +38,22 @@ class Node:
     """One group instance (or the message): its own segments (indices in the scan, in order), the same
     by tag (made when first asked for), and its groups."""
 
-    __slots__ = ("own", "groups", "_by_tag", "_segments")
+    __slots__ = ("own", "groups", "_by_tag", "_tags")
 
-    def __init__(self, segments: list[str]) -> None:
+    def __init__(self, tags: list[str]) -> None:
         self.own: list[int] = []
         self.groups: dict[int, list[Node]] = {}
         self._by_tag: dict[str, list[int]] | None = None
-        self._segments = segments
+        self._tags = tags  # of the scan's segments
 
     @property
     def by_tag(self) -> dict[str, list[int]]:
         found = self._by_tag
         if found is None:
             found = self._by_tag = {}
-            segments = self._segments
+            tags = self._tags
             for i in self.own:
-                tag = segments[i][:3]
+                tag = tags[i]
                 lst = found.get(tag)
                 if lst is None:
                     found[tag] = [i]
@@ -106,12 +106,12 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
     `StructureWalk` places them (greedy; a segment that fits nowhere is left out). Only segments whose
     tag is in `wanted` are kept (all when None)."""
     top = _table(table, _TABLES)
-    segments = sc.segments
-    root = Node(segments)
+    tags = sc.tags
+    root = Node(tags)
     # frame: [table, index of current item, repetitions of it, node of this group instance]
     stack: list[list[Any]] = [[top, -1, 0, root]]
     for i in range(start, end + 1):
-        tag = segments[i][:3]
+        tag = tags[i]
         level = len(stack) - 1
         node = None
         while level >= 0:
@@ -125,7 +125,7 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
                 if sub is None:
                     node = frame[3]
                 else:
-                    node = Node(segments)
+                    node = Node(tags)
                     frame[3].groups.setdefault(sub.number, []).append(node)
                     stack.append([sub, 0, 1, node])
                 break
@@ -138,7 +138,7 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
                 if sub is None:
                     node = frame[3]
                 else:
-                    node = Node(segments)
+                    node = Node(tags)
                     frame[3].groups.setdefault(sub.number, []).append(node)
                     stack.append([sub, 0, 1, node])
                 break
@@ -158,11 +158,12 @@ class Segments:
     `cache[i]` holds segment i split, or None until it is first read: hot loops read it directly and
     call `elements` only on a miss (a list indexed by segment number, cheaper than a dict)."""
 
-    __slots__ = ("sc", "segments", "cache", "elem", "comp", "rep", "rel", "pair")
+    __slots__ = ("sc", "segments", "tags", "cache", "elem", "comp", "rep", "rel", "pair")
 
     def __init__(self, sc: Scan) -> None:
         self.sc = sc
         self.segments = sc.segments
+        self.tags = sc.tags
         self.cache: list[list[list[str]] | None] = [None] * len(sc.segments)
         d = sc.delimiters
         self.elem, self.comp, self.rep, self.rel = d.element, d.component, d.repetition, d.release
@@ -449,12 +450,12 @@ def _block_step(rules: list[Rule]) -> Step:
         own = ctx.own
         if not own:
             return
-        segments, cache, split = segs.segments, segs.cache, segs.split
+        tags, cache, split = segs.tags, segs.cache, segs.split
         hits: list[tuple[int, int, list[list[str]]]] = []
         # One walk over the instance's segments, in order: the hits of a rule come in segment order,
         # as the reference's walk over the segments of each tag gives them.
         for i in own:
-            plan = by_plan.get(segments[i][:3])
+            plan = by_plan.get(tags[i])
             if plan is None:
                 continue
             ks, pos0, table, dispatch = plan
