@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ _NAMED = re.compile(r"%\((\w+)\)s")
 _EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 
 Processor = Callable[[Any], Any]
+_SQLITE_MAX_VARIABLES = 32766  # SQLite's limit on parameters since 3.32 (999 before)
 
 
 def chunks(items: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
@@ -96,6 +98,20 @@ class _Compiled:
         self.keys = [column.keyname for column in compiled._result_columns or ()]
         self.convert_rows = any(self.result)
         self._expanded: dict[tuple[int, ...], tuple[str, list[str]]] = {}
+        self._multirow: dict[int, str | None] = {}
+
+    def multirow(self, rows: int) -> str | None:
+        """The INSERT with `rows` parenthesised lists of positional parameters after VALUES, or None
+        when the statement does not have exactly one such list to repeat."""
+        if rows in self._multirow:
+            return self._multirow[rows]
+        one = "VALUES (" + ", ".join("?" for _ in self.names) + ")"
+        sql = None
+        if self.positional and self.names and self.sql.count(one) == 1:
+            group = one[len("VALUES "):]
+            sql = self.sql.replace(one, "VALUES " + ", ".join([group] * rows))
+        self._multirow[rows] = sql
+        return sql
 
     def expand(self, lengths: tuple[int, ...]) -> tuple[str, list[str]]:
         """The SQL and parameter names with each expanding IN list spelled out for these lengths."""
@@ -132,9 +148,12 @@ class Prepared:
     bind parameter (`bindparam(..., expanding=True)`) takes a list.
     """
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, rows_per_statement: int = 1) -> None:
         self.statement = statement
         self._dml = isinstance(statement, sa.Insert | sa.Update)
+        # An INSERT run by run_many on SQLite may send this many rows per statement (one VALUES list
+        # each) rather than one statement per row: fewer steps of the driver and of SQLite's VM.
+        self.rows_per_statement = rows_per_statement if isinstance(statement, sa.Insert) else 1
         self._cache: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -209,6 +228,19 @@ class Prepared:
         args = self._many_params(c, params)
         cursor = conn.connection.cursor()
         try:
+            per = self.rows_per_statement
+            if per > 1 and len(args) > 1 and conn.dialect.name == "sqlite" and c.positional:
+                per = min(per, max(1, _SQLITE_MAX_VARIABLES // max(1, len(c.names))))
+                done = 0
+                for start in range(0, len(args), per):
+                    rows = args[start:start + per]
+                    sql = c.multirow(len(rows))
+                    if sql is None:
+                        cursor.executemany(c.sql, rows)
+                    else:
+                        cursor.execute(sql, list(chain.from_iterable(rows)))
+                    done += cursor.rowcount
+                return done
             cursor.executemany(c.sql, args)
             return int(cursor.rowcount)
         except conn.dialect.loaded_dbapi.Error as e:

@@ -138,3 +138,23 @@ def test_executemany_reports_a_refused_value_as_sqlalchemy_does(store: Store) ->
                  "created_at": WHEN if n < 2 else datetime(2025, 1, 1)} for n in range(3)]
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             s.insert_keys.run_many(tx._c, rows)
+
+
+@pytest.mark.parametrize("per", [1, 2, 3, 200])
+def test_several_rows_per_insert_statement_store_and_count_what_one_per_row_does(store: Store, per: int) -> None:
+    """insert_keys sends up to `rows_per_statement` rows per INSERT on SQLite (one per row elsewhere):
+    the same rows stored, the same rowcount, repeats skipped within a statement and across them."""
+    statement = Prepared(sa.dialects.sqlite.insert(correlation_keys).on_conflict_do_nothing(
+        index_elements=["key_type", "value", "scope", "dossier_id"]), rows_per_statement=per)
+    if store.backend != "sqlite":
+        statement = _statements(store.backend).insert_keys
+    with store.transaction() as tx:
+        tx.insert_dossier("D1", "vessel_call", "expected", {})
+        rows = [{"key_type": "bl", "value": f"BL{n % 5}", "raw": None, "scope": "", "dossier_id": "D1",
+                 "dossier_kind": "vessel_call", "message_id": None, "created_at": WHEN} for n in range(7)]
+        assert statement.run_many(tx._c, rows[:2]) == 2
+        assert statement.run_many(tx._c, rows) == 3  # BL0, BL1 already there; BL0, BL1 repeated in rows
+        got = tx._c.execute(sa.select(correlation_keys.c.value).order_by(correlation_keys.c.id)).scalars().all()
+        assert got == ["BL0", "BL1", "BL2", "BL3", "BL4"]
+    with pytest.raises(sa.exc.IntegrityError), store.transaction() as tx:  # no dossier D2
+        statement.run_many(tx._c, [{**row, "dossier_id": "D2"} for row in rows])
