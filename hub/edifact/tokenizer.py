@@ -26,7 +26,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, itemgetter
 
 from hub.report import Code, Issue, Severity
 
@@ -89,6 +89,9 @@ class Neutral:
         return cls(*(chr(0xE000 + i) for i in range(5)))
 
 
+_FIRST_THREE = itemgetter(slice(0, 3))
+
+
 @dataclass
 class Scan:
     """The segments of one stretch of input that shares one set of delimiters (one UNA, or none).
@@ -116,7 +119,7 @@ class Scan:
         """The first three characters of each segment (its tag when well formed), made once for the
         validator and the mapping, which both look them up per segment."""
         if self._tags is None:
-            self._tags = [s[:3] for s in self.segments]
+            self._tags = list(map(_FIRST_THREE, self.segments))
         return self._tags
 
     @property
