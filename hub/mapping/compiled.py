@@ -401,9 +401,20 @@ def _each_step(rule: Rule) -> Step:
     steps = _steps(rule.rules)
     into = _writer(rule.into) if rule.into is not None else None
 
+    only = numbers[0] if len(numbers) == 1 else None
+    single = steps[0] if len(steps) == 1 else None
+
     def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
-        for inst in _instances(ctx, numbers):
+        # A group of this instance (the usual `each`) is looked up directly: no list made when the
+        # instance has none (most containers have no dangerous goods).
+        insts = ctx.groups.get(only, ()) if only is not None else _instances(ctx, numbers)
+        if not insts:
+            return
+        for inst in insts:
             if into is None:
+                if single is not None:
+                    single(inst, record, segs, notes)
+                    continue
                 for step in steps:
                     step(inst, record, segs, notes)
                 continue
