@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from hub.catalog import Catalog
@@ -26,6 +27,7 @@ from hub.report import Report
 from hub.store import Store
 from hub.store.store import JournalEntry, Transaction, split_parts
 
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 _gc_lock = threading.Lock()
 _gc_holders = 0
 _gc_was_enabled = False
@@ -60,7 +62,8 @@ class HeapFreezer:
     A pipeline worker's DossierCache and memo hold hundreds of thousands of long-lived objects (busy
     calls, their fragments and encoded documents), none of them in reference cycles. Every full
     collection scanned them all again: a sixth of the pipeline thread's time in `hub serve` at 20,000
-    messages over 200 calls. `settle()`, called after each batch, moves everything alive into the
+    messages over 200 calls. `settle()`, called after each batch (and by `ingest_bytes`, whose store
+    keeps such a cache too), moves everything alive into the
     permanent generation (`gc.freeze`), which collections skip; reference counting still frees frozen
     objects as usual. What a freeze can hide is cyclic garbage not yet collected (a caught exception
     and its traceback, say): so every `full_every` seconds `settle()` unfreezes, runs one full
@@ -307,16 +310,34 @@ class StoreRepository:
         # they are. Only calls: correlation sorts the calls a key finds, while the order of the
         # consignments of a call (last saved last) is kept exactly.
         if kind != "vessel_call" or old is None or self._kinds.get(dossier_id) != kind or old != index:
-            self._kinds[dossier_id] = kind
-            if old is not None:
-                for t, v, _ in old:
-                    ids = self._by_key.get((kind, t, v))
+            held = frozenset(zip(map(_FIRST, index), map(_SECOND, index), strict=True))
+            by_key = self._by_key
+            if kind == "vessel_call" and old is not None and self._kinds.get(dossier_id) == kind:
+                # A call saved again with other keys (each message of a bayplan adds thousands): only
+                # the keys it lost or gained change the look-ups (the order of the calls a key finds
+                # is no one's concern, see above).
+                before = self._index_sets[dossier_id]
+                for t, v in before - held:
+                    ids = by_key.get((kind, t, v))
                     if ids is not None:
                         ids.pop(dossier_id, None)
+                gained: Iterable[tuple[str, str]] = held - before
+            else:
+                self._kinds[dossier_id] = kind
+                if old is not None:
+                    for t, v, _ in old:
+                        ids = by_key.get((kind, t, v))
+                        if ids is not None:
+                            ids.pop(dossier_id, None)
+                gained = [(t, v) for t, v, _ in index]
             self._index[dossier_id] = index
-            self._index_sets[dossier_id] = frozenset((t, v) for t, v, _ in index)
-            for t, v, _ in index:
-                self._by_key.setdefault((kind, t, v), {})[dossier_id] = None
+            self._index_sets[dossier_id] = held
+            for t, v in gained:
+                ids = by_key.get((kind, t, v))
+                if ids is None:
+                    by_key[(kind, t, v)] = {dossier_id: None}
+                else:
+                    ids[dossier_id] = None
         seen = self._seen.setdefault(dossier_id, {})
         for d in stored["dossier"].get("discrepancies") or ():
             seen[d["id"]] = d
@@ -571,7 +592,10 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
         return Ingested(entry.id, entry.duplicate_of, None)
     report, mappings = map_bytes(data, catalog)
     result = Ingested(entry.id, None, report, mappings)
-    with _cache_of(store) as cache:
+    # The collector stays paused until what the store's cache keeps (a call's 24,000 stowage records,
+    # their encodings) is settled as a pipeline worker settles it after each batch (`heap_freezer`):
+    # otherwise its first pass scans all of it, a twentieth of a large bayplan's path.
+    with _cache_of(store) as cache, gc_paused():
         try:
             with store.transaction() as tx:
                 tx.save_report(entry.id, report.to_dict(), report.accepted)
@@ -584,4 +608,5 @@ def ingest_bytes(data: bytes, store: Store, catalog: Catalog, *, channel: str = 
             cache.discard()
             raise
         cache.keep()
+        heap_freezer.settle()
     return result

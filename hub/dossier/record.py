@@ -124,7 +124,9 @@ def _make_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
             entries.append(f"{f.name!r}: [] if ({v}.__class__ is list and not {v}) else encode({v})")
         elif typing.get_origin(tp) is dict and (item := _record_item(typing.get_args(tp)[1])) is not None:
             namespace[f"R{n}"], namespace[f"enc{n}"] = item, _encoder_of(item)  # dict[str, list[R]]
-            entries.append(f"{f.name!r}: {{k: [enc{n}(x) if x.__class__ is R{n} else encode(x) for x in xs] "
+            # (most lists hold one record, e.g. a bayplan's cells: without a comprehension of their own)
+            entries.append(f"{f.name!r}: {{k: ([enc{n}(xs[0])] if len(xs) == 1 and xs[0].__class__ is R{n} else "
+                           f"[enc{n}(x) if x.__class__ is R{n} else encode(x) for x in xs]) "
                            f"if xs.__class__ is list else encode(xs) for k, xs in {v}.items()}} "
                            f"if {v}.__class__ is dict else encode({v})")
         elif len(members) == 1 and isinstance(members[0], type) and issubclass(members[0], Record):

@@ -25,7 +25,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add, itemgetter
 
 from hub.report import Code, Issue, Severity
 
@@ -88,6 +89,9 @@ class Neutral:
         return cls(*(chr(0xE000 + i) for i in range(5)))
 
 
+_FIRST_THREE = itemgetter(slice(0, 3))
+
+
 @dataclass
 class Scan:
     """The segments of one stretch of input that shares one set of delimiters (one UNA, or none).
@@ -108,6 +112,15 @@ class Scan:
     _byte_starts: list[int] | None = None
     _line_ends: list[int] | None = None
     _char_marks: list[int] = field(default_factory=list)
+    _tags: list[str] | None = None
+
+    @property
+    def tags(self) -> list[str]:
+        """The first three characters of each segment (its tag when well formed), made once for the
+        validator and the mapping, which both look them up per segment."""
+        if self._tags is None:
+            self._tags = list(map(_FIRST_THREE, self.segments))
+        return self._tags
 
     @property
     def single_byte(self) -> bool:
@@ -294,15 +307,18 @@ def _scan_chunk(chunk: bytes, byte_base: int) -> Scan:
             work = work.replace(rel + delims.repetition, rel + neutral.repetition)
 
     body = work[body_from:]
-    pieces = body.split(delims.segment)
-    # Character offset of each piece in `work` (each piece is followed by one terminator).
-    starts = list(accumulate((len(p) + 1 for p in pieces[:-1]), initial=body_from))
+    lines = _split_lines(body, body_from, delims.segment)
+    if lines is not None:
+        pieces, starts = lines
+    else:
+        pieces = body.split(delims.segment)
+        # Character offset of each piece in `work` (each piece is followed by one terminator).
+        starts = list(accumulate(map(add, map(len, pieces[:-1]), repeat(1)), initial=body_from))
+        if "\n" in body or "\r" in body or " " in body[:1]:
+            trimmed = [p.lstrip("\r\n") for p in pieces]
+            starts = [s + len(p) - len(q) for s, p, q in zip(starts, pieces, trimmed, strict=True)]
+            pieces = trimmed
     tail = pieces[-1]
-    if "\n" in body or "\r" in body or " " in body[:1]:
-        trimmed = [p.lstrip("\r\n") for p in pieces]
-        starts = [s + len(p) - len(q) for s, p, q in zip(starts, pieces, trimmed, strict=True)]
-        pieces = trimmed
-        tail = pieces[-1]
 
     segments = pieces
     if not tail.strip():
@@ -336,6 +352,31 @@ def _scan_chunk(chunk: bytes, byte_base: int) -> Scan:
         if issue.offset is not None:
             result.issues[k] = _with_offset(issue, result)
     return result
+
+
+def _split_lines(body: str, at: int, terminator: str) -> tuple[list[str], list[int]] | None:
+    """The pieces of `body` between terminators without the line breaks before them, and their character
+    offsets (`body` starting at offset `at`), when the text is written one segment a line: every
+    terminator followed by one LF (the last may end the text instead), no CR, no other line break
+    (leading ones aside). Then the line breaks go with one `replace` and the offsets are sums made in
+    C, instead of a Python step per segment to strip and place each piece. None otherwise."""
+    if terminator in "\r\n" or "\r" in body:
+        return None
+    text = body.lstrip("\n")
+    ended = terminator + "\n"
+    n = text.count(ended)
+    if not n or text.count("\n") != n:
+        return None
+    extra = text.count(terminator) - n
+    if extra and not (extra == 1 and text.endswith(terminator)):
+        return None
+    pieces = text.replace(ended, terminator).split(terminator)
+    # Each piece but the first had the LF after the terminator before it: two characters between pieces
+    # (one for the empty piece after a last terminator with no LF, which is dropped as no segment).
+    starts = list(accumulate(map(add, map(len, pieces[:-1]), repeat(2)), initial=at + len(body) - len(text)))
+    if extra:
+        starts[-1] -= 1
+    return pieces, starts
 
 
 def _with_offset(issue: Issue, sc: Scan) -> Issue:

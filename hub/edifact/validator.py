@@ -20,6 +20,8 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
+from operator import call, not_
 from typing import Any, Protocol
 
 from hub.edifact.directory import CompositeDef, Directory, SegmentCheck, StructureWalk
@@ -116,7 +118,7 @@ class _Validator:
         self.catalog = catalog
         self.opts = opts
         self.report = report
-        self.tags = [s[:3] for s in sc.segments]
+        self.tags = sc.tags
         self.ics: list[_Ic] = []
         self._ic_starts: list[int] | None = None
         self._msgs: list[_Msg] = []
@@ -453,16 +455,16 @@ class _Validator:
     def segments(self, directory: Directory, m: _Msg, guide: Guide | None, decimal_marks: str) -> None:
         sc = self.sc
         segs = sc.segments[m.start:m.end + 1]
-        checks: dict[str, SegmentCheck | None] = {}
-        bad: set[str] = set()
-        for s in set(segs):
-            tag = s[:3]
-            check = checks.get(tag)
-            if check is None:
-                check = checks[tag] = directory.segment_check(tag, sc.delimiters, sc.neutral, guide,
-                                                              decimal_marks)
-            if check is not None and not check.regex.fullmatch(s):
-                bad.add(s)
+        # Each distinct segment text against the regex of its tag, every step in C (dict, map): the
+        # texts with their tags, each tag's fullmatch, the calls, and the texts it refused.
+        texts = dict(zip(segs, self.tags[m.start:m.end + 1], strict=True))
+        checks: dict[str, SegmentCheck | None] = {
+            tag: directory.segment_check(tag, sc.delimiters, sc.neutral, guide, decimal_marks)
+            for tag in set(texts.values())}
+        matchers = {tag: check.regex.fullmatch if check is not None else _ANYTHING
+                    for tag, check in checks.items()}
+        verdicts = map(call, map(matchers.__getitem__, texts.values()), texts)
+        bad = set(compress(texts, map(not_, verdicts)))
         if not bad:
             return
         budget = self.opts.max_issues_per_message
@@ -636,6 +638,7 @@ def separators_may_trail(text: str, element: str, component: str, terminator: st
 
 
 _ASCII_DIGITS = re.compile("[0-9]+")
+_ANYTHING = re.compile("(?s).*").fullmatch  # the verdict on a segment whose tag has no check
 
 
 def _count(declared: str | None) -> int | None:

@@ -35,13 +35,31 @@ from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 
 class Node:
-    """One group instance (or the message): its segments by tag (indices in the scan) and its groups."""
+    """One group instance (or the message): its own segments (indices in the scan, in order), the same
+    by tag (made when first asked for), and its groups."""
 
-    __slots__ = ("by_tag", "groups")
+    __slots__ = ("own", "groups", "_by_tag", "_tags")
 
-    def __init__(self) -> None:
-        self.by_tag: dict[str, list[int]] = {}
+    def __init__(self, tags: list[str]) -> None:
+        self.own: list[int] = []
         self.groups: dict[int, list[Node]] = {}
+        self._by_tag: dict[str, list[int]] | None = None
+        self._tags = tags  # of the scan's segments
+
+    @property
+    def by_tag(self) -> dict[str, list[int]]:
+        found = self._by_tag
+        if found is None:
+            found = self._by_tag = {}
+            tags = self._tags
+            for i in self.own:
+                tag = tags[i]
+                lst = found.get(tag)
+                if lst is None:
+                    found[tag] = [i]
+                else:
+                    lst.append(i)
+        return found
 
 
 class _Table:
@@ -88,12 +106,12 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
     `StructureWalk` places them (greedy; a segment that fits nowhere is left out). Only segments whose
     tag is in `wanted` are kept (all when None)."""
     top = _table(table, _TABLES)
-    root = Node()
+    tags = sc.tags
+    root = Node(tags)
     # frame: [table, index of current item, repetitions of it, node of this group instance]
     stack: list[list[Any]] = [[top, -1, 0, root]]
-    segments = sc.segments
     for i in range(start, end + 1):
-        tag = segments[i][:3]
+        tag = tags[i]
         level = len(stack) - 1
         node = None
         while level >= 0:
@@ -107,7 +125,7 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
                 if sub is None:
                     node = frame[3]
                 else:
-                    node = Node()
+                    node = Node(tags)
                     frame[3].groups.setdefault(sub.number, []).append(node)
                     stack.append([sub, 0, 1, node])
                 break
@@ -120,18 +138,14 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
                 if sub is None:
                     node = frame[3]
                 else:
-                    node = Node()
+                    node = Node(tags)
                     frame[3].groups.setdefault(sub.number, []).append(node)
                     stack.append([sub, 0, 1, node])
                 break
             level -= 1
         if node is None or (wanted is not None and tag not in wanted):
             continue  # misplaced (reported by validation, not mapped), or read by no rule
-        lst = node.by_tag.get(tag)
-        if lst is None:
-            node.by_tag[tag] = [i]
-        else:
-            lst.append(i)
+        node.own.append(i)
     return root
 
 
@@ -144,11 +158,12 @@ class Segments:
     `cache[i]` holds segment i split, or None until it is first read: hot loops read it directly and
     call `elements` only on a miss (a list indexed by segment number, cheaper than a dict)."""
 
-    __slots__ = ("sc", "segments", "cache", "elem", "comp", "rep", "rel", "pair")
+    __slots__ = ("sc", "segments", "tags", "cache", "elem", "comp", "rep", "rel", "pair")
 
     def __init__(self, sc: Scan) -> None:
         self.sc = sc
         self.segments = sc.segments
+        self.tags = sc.tags
         self.cache: list[list[list[str]] | None] = [None] * len(sc.segments)
         d = sc.delimiters
         self.elem, self.comp, self.rep, self.rel = d.element, d.component, d.repetition, d.release
@@ -386,9 +401,20 @@ def _each_step(rule: Rule) -> Step:
     steps = _steps(rule.rules)
     into = _writer(rule.into) if rule.into is not None else None
 
+    only = numbers[0] if len(numbers) == 1 else None
+    single = steps[0] if len(steps) == 1 else None
+
     def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
-        for inst in _instances(ctx, numbers):
+        # A group of this instance (the usual `each`) is looked up directly: no list made when the
+        # instance has none (most containers have no dangerous goods).
+        insts = ctx.groups.get(only, ()) if only is not None else _instances(ctx, numbers)
+        if not insts:
+            return
+        for inst in insts:
             if into is None:
+                if single is not None:
+                    single(inst, record, segs, notes)
+                    continue
                 for step in steps:
                     step(inst, record, segs, notes)
                 continue
@@ -428,51 +454,52 @@ def _block_step(rules: list[Rule]) -> Step:
 
     # After dispatch on its first condition, a rule still has to pass the others.
     rest = [c[1:] for c in conds]
-    plans_run = [(tag, ks, pos0 or (0, 0), table, pos0 is not None) for tag, ks, pos0, table in plans]
+    by_plan: dict[str, tuple[list[int], Pos, dict[str, list[int]], bool]] = {
+        tag: (ks, pos0 or (0, 0), table, pos0 is not None) for tag, ks, pos0, table in plans}
 
     def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
-        found = ctx.by_tag
-        if not found:
+        own = ctx.own
+        if not own:
             return
-        cache, split = segs.cache, segs.split
+        tags, cache, split = segs.tags, segs.cache, segs.split
         hits: list[tuple[int, int, list[list[str]]]] = []
-        for tag, ks, pos0, table, dispatch in plans_run:
-            items = found.get(tag)
-            if not items:
+        # One walk over the instance's segments, in order: the hits of a rule come in segment order,
+        # as the reference's walk over the segments of each tag gives them.
+        for i in own:
+            plan = by_plan.get(tags[i])
+            if plan is None:
                 continue
-            n = -1
-            for i in items:
-                n += 1
-                els = cache[i]
-                if els is None:
-                    els = split(i)
-                if dispatch:
-                    e, c = pos0
-                    got = ""
+            ks, pos0, table, dispatch = plan
+            els = cache[i]
+            if els is None:
+                els = split(i)
+            if dispatch:
+                e, c = pos0
+                got = ""
+                if e < len(els):
+                    el = els[e]
+                    if c < len(el):
+                        got = el[c]
+                candidates = table.get(got)
+                if candidates is None:
+                    continue
+                checks = rest
+            else:
+                candidates = ks
+                checks = conds
+            for k in candidates:
+                ok = True
+                for (e, c), values, negated in checks[k]:
+                    g = None
                     if e < len(els):
                         el = els[e]
                         if c < len(el):
-                            got = el[c]
-                    candidates = table.get(got)
-                    if candidates is None:
-                        continue
-                    checks = rest
-                else:
-                    candidates = ks
-                    checks = conds
-                for k in candidates:
-                    ok = True
-                    for (e, c), values, negated in checks[k]:
-                        g = None
-                        if e < len(els):
-                            el = els[e]
-                            if c < len(el):
-                                g = el[c]
-                        if ((g or "") in values) == negated:
-                            ok = False
-                            break
-                    if ok:
-                        hits.append((k, n, els))
+                            g = el[c]
+                    if ((g or "") in values) == negated:
+                        ok = False
+                        break
+                if ok:
+                    hits.append((k, i, els))
         if not hits:
             return
         if len(hits) > 1:

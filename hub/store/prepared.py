@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -28,6 +30,7 @@ _NAMED = re.compile(r"%\((\w+)\)s")
 _EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 
 Processor = Callable[[Any], Any]
+_SQLITE_MAX_VARIABLES = 32766  # SQLite's limit on parameters since 3.32 (999 before)
 
 
 def chunks(items: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
@@ -95,6 +98,20 @@ class _Compiled:
         self.keys = [column.keyname for column in compiled._result_columns or ()]
         self.convert_rows = any(self.result)
         self._expanded: dict[tuple[int, ...], tuple[str, list[str]]] = {}
+        self._multirow: dict[int, str | None] = {}
+
+    def multirow(self, rows: int) -> str | None:
+        """The INSERT with `rows` parenthesised lists of positional parameters after VALUES, or None
+        when the statement does not have exactly one such list to repeat."""
+        if rows in self._multirow:
+            return self._multirow[rows]
+        one = "VALUES (" + ", ".join("?" for _ in self.names) + ")"
+        sql = None
+        if self.positional and self.names and self.sql.count(one) == 1:
+            group = one[len("VALUES "):]
+            sql = self.sql.replace(one, "VALUES " + ", ".join([group] * rows))
+        self._multirow[rows] = sql
+        return sql
 
     def expand(self, lengths: tuple[int, ...]) -> tuple[str, list[str]]:
         """The SQL and parameter names with each expanding IN list spelled out for these lengths."""
@@ -131,9 +148,12 @@ class Prepared:
     bind parameter (`bindparam(..., expanding=True)`) takes a list.
     """
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, rows_per_statement: int = 1) -> None:
         self.statement = statement
         self._dml = isinstance(statement, sa.Insert | sa.Update)
+        # An INSERT run by run_many on SQLite may send this many rows per statement (one VALUES list
+        # each) rather than one statement per row: fewer steps of the driver and of SQLite's VM.
+        self.rows_per_statement = rows_per_statement if isinstance(statement, sa.Insert) else 1
         self._cache: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -147,29 +167,19 @@ class Prepared:
                     c = self._cache[(id(dialect), keys)] = _Compiled(self.statement, dialect, keys)
         return c
 
-    def _params(self, c: _Compiled, names: list[str], values: Mapping[str, Any],
-                last: dict[str, tuple[Any, Any]] | None = None) -> Any:
-        """The driver's parameters. `last` (executemany) remembers each name's last value and what it
-        became: rows of a batch often share one object (the `created_at` of 24,000 keys)."""
+    def _params(self, c: _Compiled, names: list[str], values: Mapping[str, Any]) -> Any:
+        """The driver's parameters."""
         processors = c.processors
         out = []
         for name in names:
             value = values[name] if name in values else c.literals[name]
             fn = processors.get(name)
             if fn is not None and value is not None:
-                seen = last.get(name) if last is not None else None
-                if seen is not None and seen[0] is value:
-                    value = seen[1]
-                    out.append(value)
-                    continue
                 try:
-                    converted = fn(value)
+                    value = fn(value)
                 except Exception as e:  # as Connection.execute reports a value its type refuses
                     raise sa.exc.StatementError(f"({type(e).__module__}.{type(e).__name__}) {e}", c.sql,
                                                 values, e) from e
-                if last is not None:
-                    last[name] = (value, converted)
-                value = converted
             out.append(value)
         return out if c.positional else dict(zip(names, out, strict=True))
 
@@ -215,10 +225,22 @@ class Prepared:
         c = self._compiled(conn.dialect, params[0])
         if c.expanding:
             raise ValueError("run_many does not take expanding parameters")
-        last: dict[str, tuple[Any, Any]] = {}
-        args = [self._params(c, c.names, p, last) for p in params]
+        args = self._many_params(c, params)
         cursor = conn.connection.cursor()
         try:
+            per = self.rows_per_statement
+            if per > 1 and len(args) > 1 and conn.dialect.name == "sqlite" and c.positional:
+                per = min(per, max(1, _SQLITE_MAX_VARIABLES // max(1, len(c.names))))
+                done = 0
+                for start in range(0, len(args), per):
+                    rows = args[start:start + per]
+                    sql = c.multirow(len(rows))
+                    if sql is None:
+                        cursor.executemany(c.sql, rows)
+                    else:
+                        cursor.execute(sql, list(chain.from_iterable(rows)))
+                    done += cursor.rowcount
+                return done
             cursor.executemany(c.sql, args)
             return int(cursor.rowcount)
         except conn.dialect.loaded_dbapi.Error as e:
@@ -226,10 +248,54 @@ class Prepared:
         finally:
             cursor.close()
 
+    def _many_params(self, c: _Compiled, params: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The driver's parameters of an executemany, what `_params` gives for each set, built a column
+        at a time: each parameter's values taken from every set by `map` (in C), converted where its
+        type asks (a value shared by consecutive sets, such as the `created_at` of 24,000 keys, once),
+        and the columns zipped into rows. Per set and parameter there is no Python step left."""
+        columns: list[list[Any]] = []
+        for name in c.names:
+            try:
+                column = list(map(itemgetter(name), params))
+            except KeyError:  # not in every set: the statement's literal value there
+                literal = c.literals.get(name)
+                column = [p[name] if name in p else literal for p in params]
+                if name not in c.literals and any(name not in p for p in params):
+                    raise KeyError(name) from None
+            fn = c.processors.get(name)
+            if fn is not None:
+                column = self._converted(c, fn, column, params)
+            columns.append(column)
+        if c.positional:
+            return list(zip(*columns, strict=True)) if columns else [() for _ in params]
+        names = c.names
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if columns else [
+            {} for _ in params]
+
+    @staticmethod
+    def _converted(c: _Compiled, fn: Processor, column: list[Any],
+                   params: Sequence[Mapping[str, Any]]) -> list[Any]:
+        out: list[Any] = []
+        last: Any = None
+        converted: Any = None
+        for n, value in enumerate(column):
+            if value is None:
+                out.append(None)
+                continue
+            if value is not last:
+                try:
+                    converted = fn(value)
+                except Exception as e:  # as Connection.execute reports a value its type refuses
+                    raise sa.exc.StatementError(f"({type(e).__module__}.{type(e).__name__}) {e}", c.sql,
+                                                params[n], e) from e
+                last = value
+            out.append(converted)
+        return out
+
 
 def _wrapped(conn: Connection, sql: str, args: Any, error: Exception) -> Exception:
     """The driver's error as `Connection.execute` would have raised it."""
     dbapi = conn.dialect.loaded_dbapi
     return sa.exc.DBAPIError.instance(sql, args, error, dbapi.Error,
                                       dialect=conn.dialect, ismulti=isinstance(args, list) and bool(args)
-                                      and isinstance(args[0], list | dict))
+                                      and isinstance(args[0], list | tuple | dict))

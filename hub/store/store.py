@@ -316,7 +316,7 @@ class _Statements:
         self.delete_parts = Prepared(dossier_parts.delete().where(
             pc.dossier_id == sa.bindparam("b_id"), pc.part.in_(sa.bindparam("b_parts", expanding=True))))
         self.insert_keys = Prepared(insert(correlation_keys).on_conflict_do_nothing(
-            index_elements=[k.key_type, k.value, k.scope, k.dossier_id]))
+            index_elements=[k.key_type, k.value, k.scope, k.dossier_id]), rows_per_statement=200)
         self.insert_events = Prepared(insert(events).on_conflict_do_nothing(index_elements=[events.c.id]))
         discrepancy = insert(discrepancies)
         updated = ("severity", "detail", "message_id", "updated_at")

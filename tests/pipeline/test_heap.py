@@ -71,3 +71,24 @@ def test_the_pipeline_settles_the_heap_after_each_batch(monkeypatch: pytest.Monk
         assert settled == [1], "an idle poll has nothing to settle"
     finally:
         store.close()
+
+
+def test_ingest_bytes_settles_the_heap_before_the_collector_runs_again(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    """What the store's cache keeps after an ingestion is settled (frozen) as a pipeline batch's is,
+    while the collector is still paused: its first pass would otherwise scan all of it."""
+    from hub.catalog import Catalog
+    from hub.store import open_store
+
+    seen: list[bool] = []
+    monkeypatch.setattr(ingest.heap_freezer, "settle", lambda: seen.append(gc.isenabled()))
+    store = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        was_enabled = gc.isenabled()
+        ingest.ingest_bytes(b"not an interchange", store, Catalog(), filename="x.edi")
+        assert seen == [False], "settled once, with the collector paused"
+        assert gc.isenabled() == was_enabled, "and the collector as it was afterwards"
+        ingest.ingest_bytes(b"not an interchange", store, Catalog(), filename="x.edi")
+        assert seen == [False], "a duplicate is not processed: nothing to settle"
+    finally:
+        store.close()

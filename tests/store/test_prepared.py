@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.store import Store
 from hub.store.prepared import Prepared
@@ -104,3 +106,55 @@ def test_executemany_converts_each_rows_values_even_when_rows_share_one(store: S
         s.insert_keys.run_many(tx._c, rows)
         got = dict(tx._c.execute(sa.select(correlation_keys.c.value, correlation_keys.c.created_at)).all())
     assert got == {row["value"]: row["created_at"] for row in rows}
+
+
+_KEY_NAMES = ("key_type", "value", "raw", "scope", "dossier_id", "dossier_kind", "message_id", "created_at")
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["bl", "container"]), st.text(max_size=5), st.none() | st.text(max_size=3),
+                          st.sampled_from([None, WHEN, WHEN + timedelta(hours=1)]), st.booleans()),
+                min_size=1, max_size=12))
+def test_executemany_parameters_are_each_sets_own(
+        store: Store, sets: list[tuple[str, str, str | None, datetime | None, bool]]) -> None:
+    """run_many builds the driver's parameters a column at a time: the same as `_params` of each set
+    (values converted by their type, None left alone, a value shared by several sets converted alike)."""
+    s = _statements(store.backend)
+    rows = [{"key_type": t, "value": v, "raw": raw, "scope": "", "dossier_id": "D1", "dossier_kind": "vessel_call",
+             "message_id": None, "created_at": (WHEN if shared else when)} for t, v, raw, when, shared in sets]
+    with store.transaction() as tx:
+        c = s.insert_keys._compiled(tx._c.dialect, rows[0])
+        many = s.insert_keys._many_params(c, rows)
+        one_by_one = [s.insert_keys._params(c, c.names, row) for row in rows]
+    assert [list(p) if c.positional else p for p in many] == one_by_one
+
+
+def test_executemany_reports_a_refused_value_as_sqlalchemy_does(store: Store) -> None:
+    s = _statements(store.backend)
+    with store.transaction() as tx:
+        tx.insert_dossier("D1", "vessel_call", "expected", {})
+        rows = [{"key_type": "bl", "value": f"BL{n}", "raw": None, "scope": "", "dossier_id": "D1",
+                 "dossier_kind": "vessel_call", "message_id": None,
+                 "created_at": WHEN if n < 2 else datetime(2025, 1, 1)} for n in range(3)]
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            s.insert_keys.run_many(tx._c, rows)
+
+
+@pytest.mark.parametrize("per", [1, 2, 3, 200])
+def test_several_rows_per_insert_statement_store_and_count_what_one_per_row_does(store: Store, per: int) -> None:
+    """insert_keys sends up to `rows_per_statement` rows per INSERT on SQLite (one per row elsewhere):
+    the same rows stored, the same rowcount, repeats skipped within a statement and across them."""
+    statement = Prepared(sa.dialects.sqlite.insert(correlation_keys).on_conflict_do_nothing(
+        index_elements=["key_type", "value", "scope", "dossier_id"]), rows_per_statement=per)
+    if store.backend != "sqlite":
+        statement = _statements(store.backend).insert_keys
+    with store.transaction() as tx:
+        tx.insert_dossier("D1", "vessel_call", "expected", {})
+        rows = [{"key_type": "bl", "value": f"BL{n % 5}", "raw": None, "scope": "", "dossier_id": "D1",
+                 "dossier_kind": "vessel_call", "message_id": None, "created_at": WHEN} for n in range(7)]
+        assert statement.run_many(tx._c, rows[:2]) == 2
+        assert statement.run_many(tx._c, rows) == 3  # BL0, BL1 already there; BL0, BL1 repeated in rows
+        got = tx._c.execute(sa.select(correlation_keys.c.value).order_by(correlation_keys.c.id)).scalars().all()
+        assert got == ["BL0", "BL1", "BL2", "BL3", "BL4"]
+    with pytest.raises(sa.exc.IntegrityError), store.transaction() as tx:  # no dossier D2
+        statement.run_many(tx._c, [{**row, "dossier_id": "D2"} for row in rows])
