@@ -764,6 +764,7 @@ class Store:
     def __init__(self, engine: Engine, *, key_normalizer: KeyNormalizer | None = None) -> None:
         self.engine = engine
         self._key_normalizer = key_normalizer
+        self._checkpointer = _engine.checkpointer_for(engine)  # SQLite files: WAL checkpoints off the commits
 
     @property
     def url(self) -> URL:
@@ -785,6 +786,8 @@ class Store:
             yield Transaction(conn, self._key_normalizer)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
