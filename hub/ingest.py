@@ -63,11 +63,11 @@ class HeapFreezer:
     calls, their fragments and encoded documents), none of them in reference cycles. Every full
     collection scanned them all again: a sixth of the pipeline thread's time in `hub serve` at 20,000
     messages over 200 calls. `settle()`, called after each batch (and by `ingest_bytes`, whose store
-    keeps such a cache too), moves everything alive into the
-    permanent generation (`gc.freeze`), which collections skip; reference counting still frees frozen
-    objects as usual. What a freeze can hide is cyclic garbage not yet collected (a caught exception
-    and its traceback, say): so every `full_every` seconds `settle()` unfreezes, runs one full
-    collection and freezes again, which bounds that leak to what a few minutes produce.
+    keeps such a cache too), moves everything alive into the permanent generation (`gc.freeze`), which
+    collections skip; reference counting still frees frozen objects as usual. What a freeze can hide
+    is cyclic garbage not yet collected (a caught exception and its traceback, say): so every
+    `full_every` seconds `settle()` unfreezes, runs one full collection and freezes again, which bounds
+    that leak to what a few minutes produce.
 
     Process-wide, like the collector itself; any thread may call `settle()`."""
 

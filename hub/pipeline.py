@@ -219,7 +219,6 @@ class Pipeline:
                     repo = StoreRepository(tx, cache=self.cache)
                     with repo.deferred():
                         for work in works:
-                            work.together = True
                             work.repo = repo
                             if work.msg.id not in held:
                                 log.warning("lease lost; left to its new holder",
@@ -234,7 +233,7 @@ class Pipeline:
                 self.cache.discard()
                 if retryable(exc) and attempt + 1 < attempts:
                     log.info("a batch of %d messages met %s; writing it again", len(works), type(exc).__name__)
-                    time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+                    _pause_before_retry(attempt)
                     continue
                 log.warning("a batch of %d messages failed; processing them one at a time", len(works),
                             exc_info=True)
@@ -287,7 +286,7 @@ class Pipeline:
                     raise
                 if attempt == 4:
                     raise
-                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+                _pause_before_retry(attempt)
                 continue
             self._done(result)
             return result
@@ -300,6 +299,11 @@ def retryable(exc: BaseException) -> bool:
     if isinstance(exc, ConcurrentUpdate):
         return True
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
+
+
+def _pause_before_retry(attempt: int) -> None:
+    """A random wait growing with the attempt, so that two processes that collided do not again."""
+    time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
 
 
 def _lock_order(work: _Work) -> str:
@@ -326,8 +330,7 @@ class _Work:
         self.refusal: tuple[Code, str] | None = None
         self.now = utcnow()
         self.failed = False  # prepare raised
-        self.together = False  # committed with other messages in one transaction
-        self.repo: StoreRepository | None = None  # the batch's repository, when together
+        self.repo: StoreRepository | None = None  # the batch's repository, when committed with others
 
     # -- outside the transaction
 
@@ -468,12 +471,12 @@ class _Work:
     def _correlate(self, tx: Transaction) -> tuple[list[Outcome], dict[str, str]]:
         """Correlate the mapped messages; a message whose correlation fails is reported, not lost.
 
-        Among other messages in one transaction (`together`), a failure is not caught here: it fails
-        that transaction, and the message is processed again alone, where it is caught. That spares
-        every message a savepoint."""
+        Among other messages in one transaction (through the batch's `repo`), a failure is not caught
+        here: it fails that transaction, and the message is processed again alone, where it is caught.
+        That spares every message a savepoint."""
         entry = JournalEntry(self.msg.id, self.msg.sha256, self.msg.size, self.msg.received_at, None)
         failures: dict[str, str] = {}
-        if self.together:
+        if self.repo is not None:
             return correlate_mapped(tx, entry, self.mappings, channel=self.msg.channel, cache=self.p.cache,
                                     repo=self.repo), failures
         try:

@@ -255,12 +255,12 @@ def _consignments_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(c)
     for e in doc.get("equipment") or ():
         bl = e.get("bl") if isinstance(e, dict) else None
-        if bl and e.get("movement") and not keys.is_dummy_reference(bl) and keys.normalise_bl(bl):
+        if keys.real_reference(bl) and e.get("movement"):
             out.append({"master_bl": bl, "equipment": [e], "movements": [e]})
     for kind in ("procedures", "releases"):
         for item in doc.get(kind) or ():
             bl = item.get("bl")
-            if bl and keys.normalise_bl(bl) and not keys.is_dummy_reference(bl):
+            if keys.real_reference(bl):
                 entry = {k: v for k, v in item.items() if k not in ("bl", "container")}
                 if item.get("container"):
                     entry["equipment"] = [item["container"]]
@@ -595,26 +595,12 @@ def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
                  issued_at=src.issued_at)
     records: dict[str, list[StowageRecord]] = {}
     # One pass of plain steps per record (24,000 in a large bayplan): each reference normalised once.
-    normalise, dummies = keys.normalise_reference, keys.DUMMY_REFERENCES
+    real_reference = keys.real_reference
     for r in frag["stowage"]:
         get = r.get
         cell = get("cell")
         if not cell:
             continue
-        bl = get("bl")
-        if bl:
-            bl = normalise(bl)
-            if bl in dummies:
-                bl = None
-        else:
-            bl = None
-        booking = get("booking")
-        if booking:
-            booking = normalise(booking)
-            if booking in dummies:
-                booking = None
-        else:
-            booking = None
         gross, vgm, temperature, dg, handling = (get("gross_weight"), get("vgm"), get("temperature"), get("dg"),
                                                  get("handling"))
         fe = get("full_empty")
@@ -629,7 +615,7 @@ def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
             Temperature(value=float(temperature), unit=get("temperature_unit") or "CEL")
             if temperature is not None else None,
             [_dg(d) for d in dg] if dg else [],
-            get("carrier"), bl, booking,
+            get("carrier"), real_reference(get("bl")), real_reference(get("booking")),
             FullEmpty.FULL if fe == "full" else FullEmpty.EMPTY if fe == "empty" else None,
             [handling] if handling else [])
         in_cell = records.get(cell)
@@ -961,22 +947,19 @@ def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None
     stowed = {r.equipment_number or "" for r in _stowed(vc, _memo(repo))[0]}
     if not stowed:
         return []
+    # Few containers in force: them first, then which of their consignments are the call's, so a busy
+    # call's hundreds of consignment links are not read for every message.
+    find_among = getattr(repo, "find_among", None) if len(stowed) <= _FEW_STOWED else None
+    if find_among is None:
+        ids = repo.find("consignment", "call_id", call_id)
+        if not ids or len(stowed) >= len(ids):
+            return ids  # a big bayplan: loading the call's consignments is cheaper than a look-up per container
     prefetch = getattr(repo, "prefetch", None)
-    find_among = getattr(repo, "find_among", None)
-    if prefetch is not None and find_among is not None and len(stowed) <= _FEW_STOWED:
-        # Containers first, then which of their consignments are the call's: a busy call's hundreds
-        # of consignment links are not read for every message.
-        prefetch("consignment", [("container", n) for n in stowed])
-        carrying = {d for n in stowed for d in repo.find("consignment", "container", n)}
-        return find_among("consignment", "call_id", call_id, carrying) if carrying else []
-    ids = repo.find("consignment", "call_id", call_id)
-    if not ids:
-        return ids
-    if len(stowed) >= len(ids):
-        return ids  # a big bayplan: loading the call's consignments is cheaper than a look-up per container
     if prefetch is not None:
         prefetch("consignment", [("container", n) for n in stowed])
     carrying = {d for n in stowed for d in repo.find("consignment", "container", n)}
+    if find_among is not None:
+        return find_among("consignment", "call_id", call_id, carrying) if carrying else []
     return [d for d in ids if d in carrying]
 
 

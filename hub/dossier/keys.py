@@ -404,6 +404,14 @@ def is_dummy_reference(value: str) -> bool:
     return normalise_reference(value) in DUMMY_REFERENCES
 
 
+def real_reference(raw: str | None) -> str | None:
+    """A B/L or booking number normalised, or None where there is none or only the BAPLIE dummy."""
+    if not raw:
+        return None
+    value = normalise_reference(raw)
+    return None if value in DUMMY_REFERENCES else value
+
+
 def strip_carrier_prefix(bl: str, prefix: str) -> str:
     """A B/L without its carrier's SCAC prefix ('MAEU123456789', 'MAEU' -> '123456789'), for matching
     within a carrier's scope; unchanged when it does not start with the prefix or is only the prefix."""

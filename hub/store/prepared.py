@@ -140,6 +140,11 @@ class _Compiled:
         return done
 
 
+def _refused(c: _Compiled, values: Mapping[str, Any], e: Exception) -> sa.exc.StatementError:
+    """A value its column's type refused, reported as Connection.execute reports it."""
+    return sa.exc.StatementError(f"({type(e).__module__}.{type(e).__name__}) {e}", c.sql, values, e)
+
+
 class Prepared:
     """One statement, run fast on any connection.
 
@@ -177,9 +182,8 @@ class Prepared:
             if fn is not None and value is not None:
                 try:
                     value = fn(value)
-                except Exception as e:  # as Connection.execute reports a value its type refuses
-                    raise sa.exc.StatementError(f"({type(e).__module__}.{type(e).__name__}) {e}", c.sql,
-                                                values, e) from e
+                except Exception as e:
+                    raise _refused(c, values, e) from e
             out.append(value)
         return out if c.positional else dict(zip(names, out, strict=True))
 
@@ -285,9 +289,8 @@ class Prepared:
             if value is not last:
                 try:
                     converted = fn(value)
-                except Exception as e:  # as Connection.execute reports a value its type refuses
-                    raise sa.exc.StatementError(f"({type(e).__module__}.{type(e).__name__}) {e}", c.sql,
-                                                params[n], e) from e
+                except Exception as e:
+                    raise _refused(c, params[n], e) from e
                 last = value
             out.append(converted)
         return out

@@ -305,6 +305,11 @@ def test_stamp_as_datetime_reads_its_utc_as_strptime_does(moment: datetime) -> N
     assert got == expected and got is not None and got.tzinfo == UTC
 
 
+def test_real_reference_drops_none_empty_and_the_baplie_dummy() -> None:
+    assert [keys.real_reference(v) for v in (None, "", "1", " 1 ", "maeu 12 3")] == [None, None, None, None, "MAEU123"]
+    assert keys.real_reference(" ") == ""  # as the stowage fold always kept it: blank, not absent
+
+
 def test_xml_datetimes() -> None:
     assert parse_xml_datetime("2024-03-01T12:30:00Z").utc == "2024-03-01T12:30:00Z"
     assert parse_xml_datetime("2024-03-01T12:30:00+01:00").utc == "2024-03-01T11:30:00Z"
