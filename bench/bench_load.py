@@ -1,6 +1,7 @@
 """Load benchmark: typical messages through AMQP into a running `hub serve`, routed to an AMQP destination.
 
     .venv/bin/python bench/bench_load.py [--count 20000] [--workers 1] [--processes 1] [--db URL]
+                                         [--prepare-processes N]
 
 In the same run it measures the ceiling: the same bytes published (persistent, with publisher confirms)
 to a quorum queue of the same broker and consumed with manual acks, with nothing in between. Then it
@@ -167,7 +168,8 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0
     raise SystemExit("hub serve did not become healthy")
 
 
-def run_hub(msgs: list[Message], workers: int, processes: int, db: str | None) -> dict[str, Any]:
+def run_hub(msgs: list[Message], workers: int, processes: int, db: str | None,
+            prepare_processes: int | None = None) -> dict[str, Any]:
     prefix = f"bench.{uuid.uuid4().hex[:8]}"
     home = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     (home / "partners.yaml").write_text(PARTNERS_YAML.format(prefix=prefix))
@@ -187,7 +189,8 @@ def run_hub(msgs: list[Message], workers: int, processes: int, db: str | None) -
             http_port = free_port()
             ports.append(http_port)
             toml = home / f"hub{k}.toml"
-            toml.write_text(f"[http]\nport = {http_port}\n[pipeline]\nworkers = {workers}\n")
+            helpers = "" if prepare_processes is None else f"prepare_processes = {prepare_processes}\n"
+            toml.write_text(f"[http]\nport = {http_port}\n[pipeline]\nworkers = {workers}\n{helpers}")
             proc_home = home if k == 0 else home / f"p{k}"
             if k:
                 proc_home.mkdir()
@@ -232,6 +235,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="pipeline threads per hub process")
     ap.add_argument("--processes", type=int, default=1, help="hub serve processes (>1 needs --db PostgreSQL)")
     ap.add_argument("--db", help="the store URL (default: SQLite in the temporary home)")
+    ap.add_argument("--prepare-processes", type=int,
+                    help="validation helper processes per hub (default: the hub's, 1 on 2+ cores)")
     args = ap.parse_args()
     if args.processes > 1 and not (args.db or "").startswith("postgresql"):
         ap.error("several processes share the work through PostgreSQL: pass --db postgresql://...")
@@ -245,8 +250,9 @@ def main() -> int:
     print(f"broker ceiling (publish+confirm, consume+ack, quorum queue): {c_rate:8.0f} msg/s  "
           f"p50 {c50 * 1000:7.1f} ms  p99 {c99 * 1000:7.1f} ms")
     store = args.db.split(":", 1)[0] if args.db else "sqlite"
-    hub = run_hub(msgs, args.workers, args.processes, args.db)
-    print(f"hub ({args.processes} process(es) x {args.workers} worker(s), {store}):        {hub['rate']:8.0f} msg/s  "
+    hub = run_hub(msgs, args.workers, args.processes, args.db, args.prepare_processes)
+    helpers = "" if args.prepare_processes is None else f", {args.prepare_processes} helper(s)"
+    print(f"hub ({args.processes} process(es) x {args.workers} worker(s){helpers}, {store}):  {hub['rate']:8.0f} msg/s  "
           f"p50 {hub['p50'] * 1000:7.1f} ms  p99 {hub['p99'] * 1000:7.1f} ms  "
           f"(published at {hub['publish_rate']:.0f} msg/s)")
     print(f"hub / ceiling: {hub['rate'] / c_rate:.3f}   target: >= 300 msg/s -> "

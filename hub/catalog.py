@@ -110,6 +110,11 @@ class Catalog:
             self._mappings = registry
         return registry
 
+    def use_mappings(self, registry: MappingRegistry) -> None:
+        """Serve these specs rather than reading `mappings_root` (a helper process gets its parent's)."""
+        with self._lock:
+            self._mappings = registry
+
     def available_directories(self) -> list[str]:
         return sorted(p.name.removesuffix(".json.gz") for p in (self.root / "edifact").glob("*.json.gz"))
 

@@ -82,6 +82,9 @@ class Settings:
     ack_deadline_minutes: int = 60  # a CONTRL expected back later than this is reported overdue
     dedupe_window_hours: int = 72  # the same bytes twice within 3 days are one message
     pipeline_workers: int = 1
+    # Helper processes that validate and map for the pipeline threads (hub.preparation); None: one
+    # when the machine has more than one core, 0: in the pipeline threads themselves.
+    prepare_processes: int | None = None
     log_format: str = "text"  # "json" (one object a line) in production
 
     @classmethod
@@ -114,6 +117,12 @@ def _positive(value: Any, _: Path) -> tuple[Any, str | None]:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value, None
     return None, "expected a whole number greater than 0"
+
+
+def _count(value: Any, _: Path) -> tuple[Any, str | None]:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value, None
+    return None, "expected a whole number, 0 or more"
 
 
 def _path(value: Any, home_dir: Path) -> tuple[Any, str | None]:
@@ -154,7 +163,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, _Check]]] = {
                  "max_backoff_s": ("delivery_max_backoff_s", _positive)},
     "acks": {"deadline_minutes": ("ack_deadline_minutes", _positive)},
     "intake": {"dedupe_window_hours": ("dedupe_window_hours", _positive)},
-    "pipeline": {"workers": ("pipeline_workers", _positive)},
+    "pipeline": {"workers": ("pipeline_workers", _positive),
+                 "prepare_processes": ("prepare_processes", _count)},
     "log": {"format": ("log_format", _log_format)},
 }
 

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from hub.catalog import Catalog
 from hub.dossier.correlate import Outcome, call_keys
+from hub.edifact.validator import Options
 from hub.ingest import DossierCache, StoreRepository, correlate_mapped, heap_freezer
-from hub.mapping.run import MessageMapping, map_edifact, map_xml
+from hub.mapping.run import MessageMapping
+from hub.preparation import Failed, PendingBatch, Preparation, ProcessPreparer, prepare
 from hub.report import Code, InterchangeReport, Issue, Report
 from hub.store import ConcurrentUpdate, Store, StoredMessage
 from hub.store.store import JournalEntry, Transaction
@@ -134,7 +136,7 @@ class Pipeline:
 
     def __init__(self, store: Store, catalog: Catalog, partners: Callable[[], Partners], settings: Settings,
                  *, worker: str | None = None, router: Callable[..., list[_Plan]] | None = None,
-                 notify: Sequence[threading.Event] = ()) -> None:
+                 notify: Sequence[threading.Event] = (), preparer: ProcessPreparer | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.partners = partners
@@ -143,6 +145,8 @@ class Pipeline:
         self.wake = threading.Event()
         self.notify = list(notify)  # set when a message put deliveries in the outbox
         self.cache = DossierCache()
+        self.preparer = preparer  # None: validation and mapping in this thread
+        self._ahead: _Ahead | None = None  # leased and handed to the preparer, to be written next
         from hub.routing.rules import route
 
         self._route = router or route
@@ -157,31 +161,71 @@ class Pipeline:
         The leased messages are validated and mapped one after the other, then written in ONE
         transaction (a commit and a dozen statements a message less). If anything fails in that
         transaction, nothing of it is written and each message is processed again on its own, so that
-        one message's trouble is that message's alone."""
-        with self.store.transaction() as tx:
-            ids = tx.claim_messages(self.worker, limit=limit, lease=self._lease())
-        if not ids:
+        one message's trouble is that message's alone.
+
+        With helper processes (`preparer`), validation and mapping happen there: the next batch is
+        leased and handed over before this one is written, so that the two overlap."""
+        if self.preparer is None:
+            works = self._prepare_here(limit, stop)
+        else:
+            batch, self._ahead = self._ahead or self._hand_over(limit), None
+            if batch is None:
+                return 0
+            works = self._adopt(batch)
+            if stop is None or not stop.is_set():
+                self._ahead = self._hand_over(limit)
+        if not works:
             return 0
-        with self.store.transaction(write=False) as tx:
-            stored = tx.messages_by_id(ids)
-        partners = self.partners()
-        works: list[_Work] = []
-        for n, msg in enumerate(stored):
-            if stop is not None and stop.is_set():
-                self._hand_back(ids[n:])
-                break
-            if msg is None or msg.raw is None:
-                continue
-            work = _Work(self, msg, partners)
-            try:
-                work.prepare()
-            except Exception:  # left to process(), which reports it
-                work.failed = True
-            works.append(work)
         try:
             return self._write(works)
         finally:
             heap_freezer.settle()  # what the batch left in the cache: out of the collector's scans
+
+    def _lease_batch(self, limit: int) -> list[_Work]:
+        with self.store.transaction() as tx:
+            ids = tx.claim_messages(self.worker, limit=limit, lease=self._lease())
+        if not ids:
+            return []
+        with self.store.transaction(write=False) as tx:
+            stored = tx.messages_by_id(ids)
+        partners = self.partners()
+        return [_Work(self, msg, partners) for msg in stored if msg is not None and msg.raw is not None]
+
+    def _prepare_here(self, limit: int, stop: threading.Event | None) -> list[_Work]:
+        works = self._lease_batch(limit)
+        for n, work in enumerate(works):
+            if stop is not None and stop.is_set():
+                self._hand_back([w.msg.id for w in works[n:]])
+                return works[:n]
+            try:
+                work.prepare()
+            except Exception:  # left to process(), which reports it
+                work.failed = True
+        return works
+
+    def _hand_over(self, limit: int) -> _Ahead | None:
+        works = self._lease_batch(limit)
+        if not works:
+            return None
+        assert self.preparer is not None
+        return _Ahead(works, self.preparer.submit([(w.raw, w.validator_options()) for w in works]))
+
+    def _adopt(self, batch: _Ahead) -> list[_Work]:
+        for work, prepared in zip(batch.works, batch.pending.result(), strict=True):
+            if isinstance(prepared, Failed):
+                work.failed = True  # left to process(), which prepares it again and reports it
+                continue
+            try:
+                work.adopt(prepared)
+            except Exception:
+                work.failed = True
+        return batch.works
+
+    def stopped(self) -> None:
+        """The loop ended: hand back the batch leased ahead, which nobody will write now."""
+        batch, self._ahead = self._ahead, None
+        if batch is not None:
+            self._hand_back([w.msg.id for w in batch.works])
 
     def _write(self, works: list[_Work]) -> int:
         results = self._commit_together(works) if all(not w.failed for w in works) else None
@@ -255,7 +299,10 @@ class Pipeline:
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
         """Process until `stop` is set; sleeps until woken (`wake`) or `idle_wait` when idle."""
-        work_loop(lambda: self.run_once(stop=stop), stop, self.wake, "pipeline", idle_wait)
+        try:
+            work_loop(lambda: self.run_once(stop=stop), stop, self.wake, "pipeline", idle_wait)
+        finally:
+            self.stopped()
 
     def _lease(self) -> timedelta:
         return timedelta(minutes=5)
@@ -306,6 +353,14 @@ def _pause_before_retry(attempt: int) -> None:
     time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
 
 
+@dataclass
+class _Ahead:
+    """A leased batch whose validation and mapping run in a helper process."""
+
+    works: list[_Work]
+    pending: PendingBatch
+
+
 def _lock_order(work: _Work) -> str:
     """The first of the call keys a message names ('' for none): the order dossier rows get locked in."""
     found = [f"{kind}|{value}" for m in work.mappings for kind, value in call_keys(
@@ -325,7 +380,6 @@ class _Work:
         self.partner: Partner | None = partners.get(msg.partner) if msg.partner else None
         self.report = Report()
         self.mappings: list[MessageMapping] = []
-        self.xml_root: Any = None
         self.meta: dict[str, Any] = {}
         self.refusal: tuple[Code, str] | None = None
         self.now = utcnow()
@@ -335,45 +389,19 @@ class _Work:
     # -- outside the transaction
 
     def prepare(self) -> None:
-        from hub.xml import looks_like_xml
+        self.adopt(prepare(self.raw, self.p.catalog, self.validator_options()))
 
-        if looks_like_xml(self.raw):
-            self._prepare_xml()
-        else:
-            self._prepare_edifact()
+    def validator_options(self) -> Options | None:
+        return self.partner.strictness.validator_options() if self.partner else None
 
-    def _prepare_xml(self) -> None:
-        from hub.xml import parse_and_validate
-
-        self.report, root = parse_and_validate(self.raw)
-        self.meta["syntax"] = "xml"
-        if root is not None:
-            self.meta["message_types"] = [root.tag.split("}")[-1]]
-            if self.report.accepted:
-                self.mappings = [map_xml(root, self.p.catalog.mappings())]
-                doc = self.mappings[0].document or {}
-                sender = (doc.get("message") or {}).get("sender")
-                if sender:
-                    self.meta["sender"] = sender
-                ref = (doc.get("message") or {}).get("reference")
-                if ref:
-                    self.meta["control_ref"] = str(ref)
-
-    def _prepare_edifact(self) -> None:
-        from hub.edifact.validator import validate_located
-
-        options = self.partner.strictness.validator_options() if self.partner else None
-        self.report, located = validate_located(self.raw, self.p.catalog, options)
-        self.meta["syntax"] = "edifact"
-        first = self.report.interchanges[0] if self.report.interchanges else None
-        if first is not None:
-            self.meta.update(sender=first.sender, recipient=first.recipient, control_ref=first.control_ref)
-            types = [m.type for ic in self.report.interchanges for m in ic.messages if m.type]
-            self.meta["message_types"] = list(dict.fromkeys(types))
-            self.meta["message_refs"] = [m.ref for ic in self.report.interchanges for m in ic.messages if m.ref]
-        self._identify_sender(first)
-        if self.refusal is None and self.report.accepted:
-            self.mappings = map_edifact(located, self.p.catalog.mappings(), self.p.catalog.directory)
+    def adopt(self, prepared: Preparation) -> None:
+        """Take the validation and mapping of the message, then decide whether its sender may send it:
+        the mappings of a refused message are dropped."""
+        self.report, self.meta, self.mappings = prepared.report, dict(prepared.meta), prepared.mappings
+        if self.meta["syntax"] == "edifact":
+            self._identify_sender(self.report.interchanges[0] if self.report.interchanges else None)
+            if self.refusal is not None or not self.report.accepted:
+                self.mappings = []
 
     def _identify_sender(self, first: InterchangeReport | None) -> None:
         """The partner who sent the interchange, and whether it may send it."""

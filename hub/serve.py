@@ -1,7 +1,8 @@
 """`hub serve`: intake, pipeline, delivery and the overdue-acknowledgement check in one process.
 
     intake threads   SFTP server (always), AMQP consumer (when a broker is configured), watched folder
-    pipeline         `pipeline_workers` threads leasing journalled messages (hub.pipeline)
+    pipeline         `pipeline_workers` threads leasing journalled messages (hub.pipeline), which
+                     hand validation and mapping to `prepare_processes` helper processes
     delivery         one thread sending the outbox (hub.delivery), one checking overdue acks
     http             /health (JSON) and /metrics (Prometheus) on http_host:http_port
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -30,6 +32,7 @@ from hub.delivery import Deliverer, check_overdue
 from hub.intake import Intake
 from hub.partners import Partners, PartnersFile
 from hub.pipeline import Pipeline
+from hub.preparation import ProcessPreparer
 from hub.store import Store, open_store
 
 log = logging.getLogger("hub.serve")
@@ -80,6 +83,7 @@ class Hub:
     catalog: Catalog = field(default_factory=Catalog)
     stop_event: threading.Event = field(default_factory=threading.Event)
     pipelines: list[Pipeline] = field(default_factory=list)
+    preparer: ProcessPreparer | None = None
     deliverer: Deliverer | None = None
     intake: Intake | None = None
     sftp: Any = None
@@ -103,8 +107,12 @@ class Hub:
         self.started_at = time.time()
         release_dead_leases(self.store)  # a crash left leases: the work is ours again now
         self.deliverer = Deliverer(self.store, self.partners, s)
-        self.pipelines = [Pipeline(self.store, self.catalog, self.partners, s,
-                                   notify=[self.deliverer.wake]) for _ in range(max(1, s.pipeline_workers))]
+        processes = s.prepare_processes if s.prepare_processes is not None else int((os.cpu_count() or 1) > 1)
+        self.preparer = ProcessPreparer(self.catalog, processes) if processes else None
+        if self.preparer is not None:
+            self.preparer.start()
+        self.pipelines = [Pipeline(self.store, self.catalog, self.partners, s, notify=[self.deliverer.wake],
+                                   preparer=self.preparer) for _ in range(max(1, s.pipeline_workers))]
         self.intake = Intake(self.store, self.partners, wake=[p.wake for p in self.pipelines])
         # Workers first: what an earlier run left journalled is processed while intake starts.
         for n, p in enumerate(self.pipelines):
@@ -304,6 +312,8 @@ class Hub:
         deadline = time.monotonic() + timeout
         for t in self.threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        if self.preparer is not None:
+            self.preparer.close()
         log.info("stopped")
 
 

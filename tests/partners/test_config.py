@@ -25,6 +25,7 @@ def test_no_file_is_every_default_under_home(tmp_path: Path) -> None:
     assert (s.http_host, s.http_port, s.amqp_url, s.our_ports) == ("127.0.0.1", 8080, None, ())
     assert (s.delivery_max_age_s, s.delivery_initial_backoff_s, s.delivery_max_backoff_s) == (86400, 5, 600)
     assert (s.ack_deadline_minutes, s.dedupe_window_hours, s.pipeline_workers, s.log_format) == (60, 72, 1, "text")
+    assert s.prepare_processes is None  # hub serve decides by the number of cores
     assert partners_path(tmp_path) == tmp_path / "partners.yaml"
 
 
@@ -42,8 +43,10 @@ def test_values_from_the_file_relative_paths_under_home(tmp_path: Path) -> None:
         format = "json"
         [pipeline]
         workers = 4
+        prepare_processes = 0
     """)
     s = load_settings(tmp_path)
+    assert s.prepare_processes == 0  # 0 is a choice here (no helper processes), not a mistake
     assert s.our_ports == ("MAPTM", "MACAS")
     assert (s.sftp_port, s.sftp_root, s.sftp_host_key) == (2022, tmp_path / "boxes", Path("/etc/hub/host_key"))
     assert (s.amqp_url, s.log_format, s.pipeline_workers) == ("amqp://hub@mq.example/portnet", "json", 4)
@@ -83,11 +86,13 @@ def test_every_problem_named_with_file_key_and_expectation(tmp_path: Path) -> No
         max_age_s = 0
         [pipline]
         workers = 2
+        [pipeline]
+        prepare_processes = -1
     """)
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path)
     problems = err.value.problems
-    assert len(problems) == 6, problems
+    assert len(problems) == 7, problems
     text = str(err.value)
     assert f"{path}: sftp.prot: unknown key (did you mean 'port'?)" in text
     assert f"{path}: sftp.port: expected a TCP port number from 1 to 65535, got '2022'" in text
@@ -95,6 +100,7 @@ def test_every_problem_named_with_file_key_and_expectation(tmp_path: Path) -> No
     assert "log.format: expected \"text\" or \"json\", got 'xml'" in text
     assert "delivery.max_age_s: expected a whole number greater than 0, got 0" in text
     assert "[pipline]: unknown table (did you mean 'pipeline'?)" in text
+    assert "pipeline.prepare_processes: expected a whole number, 0 or more, got -1" in text
 
 
 def test_a_boolean_is_not_a_number(tmp_path: Path) -> None:
