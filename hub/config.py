@@ -79,6 +79,7 @@ class Settings:
     delivery_max_age_s: int = 86_400  # a delivery still failing after a day is dead-lettered
     delivery_initial_backoff_s: int = 5
     delivery_max_backoff_s: int = 600  # retry at least every 10 minutes once backed off
+    delivery_senders: int = 4  # threads sending a leased batch at once (each its own AMQP connection)
     ack_deadline_minutes: int = 60  # a CONTRL expected back later than this is reported overdue
     dedupe_window_hours: int = 72  # the same bytes twice within 3 days are one message
     pipeline_workers: int = 1
@@ -160,7 +161,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, _Check]]] = {
     "http": {"host": ("http_host", _string), "port": ("http_port", _port)},
     "delivery": {"max_age_s": ("delivery_max_age_s", _positive),
                  "initial_backoff_s": ("delivery_initial_backoff_s", _positive),
-                 "max_backoff_s": ("delivery_max_backoff_s", _positive)},
+                 "max_backoff_s": ("delivery_max_backoff_s", _positive),
+                 "senders": ("delivery_senders", _positive)},
     "acks": {"deadline_minutes": ("ack_deadline_minutes", _positive)},
     "intake": {"dedupe_window_hours": ("dedupe_window_hours", _positive)},
     "pipeline": {"workers": ("pipeline_workers", _positive),

@@ -13,6 +13,12 @@ Channels:
 
 Sending is at least once: a crash between the send and the `delivered` mark sends again. Receivers
 dedupe by the delivery id, carried in the AMQP message_id and the x-hub-delivery-id header.
+
+The deliveries of a leased batch are sent by `[delivery] senders` threads at once (4 by default), each
+with its own AMQP connection: a publish waits some milliseconds for the broker's confirm (a quorum
+queue writes it on a majority of its nodes first), and one connection waiting for each in turn could
+not publish more than a few hundred messages a second. The order in which deliveries arrive is
+therefore not the order they were made in, as it never was across retries or hub processes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,7 +75,10 @@ class Deliverer:
         self.worker = worker or worker_name()
         self.wake = threading.Event()
         self._publisher_factory = publisher_factory
-        self._publisher: Any = None
+        self._local = threading.local()  # each sending thread's own publisher (pika is not thread-safe)
+        self._publishers: list[Any] = []
+        self._publishers_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self.senders: dict[str, Sender] = {"sftp": self._to_box, "sftp-push": self._push, "amqp": self._publish,
                                            "folder": self._to_folder}
         self.senders.update(senders or {})
@@ -83,8 +93,14 @@ class Deliverer:
         if not due:
             return 0
         partners = self.partners()
-        outcomes = [(d, self._send(d, partners.get(d.partner))) for d in due]
-        self._record(outcomes, partners)
+        senders = max(1, getattr(self.settings, "delivery_senders", 1))
+        if senders > 1 and len(due) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(senders, thread_name_prefix="delivery-send")
+            errors = list(self._pool.map(lambda d: self._send(d, partners.get(d.partner)), due))
+        else:
+            errors = [self._send(d, partners.get(d.partner)) for d in due]
+        self._record(list(zip(due, errors, strict=True)), partners)
         return len(due)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
@@ -92,12 +108,17 @@ class Deliverer:
         self.close()
 
     def close(self) -> None:
-        if self._publisher is not None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._publishers_lock:
+            publishers, self._publishers = self._publishers, []
+            self._local = threading.local()
+        for publisher in publishers:
             try:
-                self._publisher.close()
+                publisher.close()
             except Exception:
                 log.debug("publisher close failed", exc_info=True)
-            self._publisher = None
 
     def attempt(self, d: Delivery) -> bool:
         """Send one leased delivery and record the outcome; True if delivered."""
@@ -185,20 +206,28 @@ class Deliverer:
         push(cfg.host, cfg.port, cfg.username, d.payload or b"", str(d.target.get("remote_dir") or cfg.remote_dir),
              d.filename, key_file=cfg.key_file, password=cfg.password, known_hosts=cfg.known_hosts)
 
-    def _publish(self, d: Delivery, partner: Partner | None) -> None:
-        if self._publisher is None:
+    def _publisher(self) -> Any:
+        """This thread's publisher, made on first use."""
+        publisher = getattr(self._local, "publisher", None)
+        if publisher is None:
             if self._publisher_factory is not None:
-                self._publisher = self._publisher_factory()
+                publisher = self._publisher_factory()
             else:
                 from adapters.amqp import Publisher
 
                 if not self.settings.amqp_url:
                     raise DeliveryFailed("no AMQP broker configured (HUB_AMQP_URL)")
-                self._publisher = Publisher(self.settings.amqp_url)
+                publisher = Publisher(self.settings.amqp_url, name=threading.current_thread().name)
+            self._local.publisher = publisher
+            with self._publishers_lock:
+                self._publishers.append(publisher)
+        return publisher
+
+    def _publish(self, d: Delivery, partner: Partner | None) -> None:
         key = d.target.get("routing_key")
         if not key:
             raise DeliveryFailed(f"partner {d.partner} has no AMQP routing key to deliver to")
-        self._publisher.publish(str(d.target.get("exchange") or ""), str(key), d.payload or b"",
+        self._publisher().publish(str(d.target.get("exchange") or ""), str(key), d.payload or b"",
                                 headers={"x-hub-delivery-id": d.id, "x-hub-message-id": d.message_id or "",
                                          "x-hub-kind": d.kind, "x-hub-filename": d.filename},
                                 message_id=d.id, content_type=d.content_type)
