@@ -341,6 +341,11 @@ def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: S
                 found.append(did)
     if imo and kind == "vessel_call":
         found = [d for d in found if _imo_agrees(repo, d, imo)]
+    guard_new = getattr(repo, "guard_new", None)
+    if not found and guard_new is not None:  # another process may be opening it right now
+        found = guard_new(kind, index)
+        if imo and kind == "vessel_call":
+            found = [d for d in found if _imo_agrees(repo, d, imo)]
     if not found:
         target = repo.new_id(kind)
         stored: dict[str, Any] = {"fragments": {}}

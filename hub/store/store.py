@@ -637,6 +637,21 @@ class Transaction(WorkMixin):
                 out.setdefault(value, []).append(dossier_id)
         return out
 
+    def lock_keys(self, keys: Iterable[tuple[str, str, str]]) -> bool:
+        """Hold a lock per (dossier kind, key type, value) until this transaction ends, so that another
+        process about to open a dossier for one of these keys waits for this one, then finds what it
+        opened (PostgreSQL: transaction-level advisory locks, taken in one order to avoid deadlocks).
+        True if locks were taken; on SQLite a writing transaction holds the database's one write lock
+        from its start already, and nothing is done."""
+        if not self._pg:
+            return False
+        hashes = sorted({int.from_bytes(hashlib.blake2b("|".join(k).encode(), digest_size=8).digest(), "big",
+                                        signed=True) for k in keys})
+        if hashes:
+            self._c.exec_driver_sql("SELECT pg_advisory_xact_lock(h) FROM unnest(%(hashes)s::bigint[]) AS h "
+                                    "ORDER BY h", {"hashes": hashes})
+        return True
+
     def find_dossier_ids_among(self, key_type: str, value: str, among: Iterable[str], kind: str) -> list[str]:
         """`find_dossier_ids` (any scope, one kind) restricted to the dossiers `among`, oldest link first."""
         linked: list[tuple[int, str]] = []
