@@ -66,6 +66,10 @@ MOVEMENT_EVENTS = {"discharge": "discharged", "load": "loaded", "gate_in": "gate
 
 
 Key = tuple[str, str, str]  # (key type, normalised value, scope)
+# What `_stowed` keeps per call (see `Memo.stowed`): the bayplans by identity, the bayplans with their
+# records, the records naming a container, the container keys, the cells in force, the container numbers.
+_Stowed = tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord], list[Key],
+                dict[str, list[StowageRecord]], set[str]]
 
 
 class Repository(Protocol):
@@ -93,8 +97,9 @@ class Memo:
     * `call_folds`: per call, the state of its last fold and the fragments it was folded from, so that
       a new last fragment is folded into it rather than the whole call again (`_fold_call`).
     * `stowed`: per call, the stowage records in force that name a container and their sorted
-      container keys, with the bayplans (and their records) they were taken from: the call's index,
-      its consignments' look-up and its discrepancies all walk them, on every save of a busy call.
+      container keys, with the bayplans (and their records) they were taken from, the cells in force
+      and the set of container numbers: the call's index, its consignments' look-up and its
+      discrepancies all walk them, on every save of a busy call.
     * `ordered`: per fragments dict (by identity, kept alive with it), its fragments in precedence
       order as `_ordered` last gave them, with the fragments they were taken from: a message adds one
       fragment, which is put in its place instead of the whole call being sorted again.
@@ -110,8 +115,7 @@ class Memo:
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
         self.call_folds: dict[str, tuple[tuple[dict[str, Any], ...], VesselCall, dict[str, Any]]] = {}
-        self.stowed: dict[str, tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord],
-                                     list[Key]]] = {}
+        self.stowed: dict[str, _Stowed] = {}
 
     def forget(self, dossier_id: str) -> None:
         """Drop what is kept per dossier (its build, its call fold, its stowage), e.g. when the dossier
@@ -641,16 +645,24 @@ def _dg(d: dict[str, Any]) -> DangerousGoods:
                           flashpoint=Temperature(value=float(flash), unit="CEL") if flash is not None else None)
 
 
+def _in_force_order(b: Bayplan) -> tuple[str, str]:
+    """The order in which `current_stowage` lays a call's bayplans over each other."""
+    return (b.issued_at.utc or "") if b.issued_at else "", b.source_message_id
+
+
+def _file_of(b: Bayplan) -> str:
+    return b.source_message_id.split(".", 1)[0]
+
+
 def current_stowage(vc: VesselCall) -> dict[str, list[StowageRecord]]:
     """The bayplan in force: the latest full one (by precedence), with later partial ones merged by cell."""
-    plans = sorted(vc.bayplans, key=lambda b: ((b.issued_at.utc or "") if b.issued_at else "",
-                                               b.source_message_id))
+    plans = sorted(vc.bayplans, key=_in_force_order)
     cells: dict[str, list[StowageRecord]] = {}
     previous_file = None
     for b in plans:
         # The messages of one interchange file ('<file>.<n>') are the parts of one bayplan, as SMDG
         # splits a large ship's plan: only a full plan from another file replaces the one in force.
-        file = b.source_message_id.split(".", 1)[0]
+        file = _file_of(b)
         if b.scope is BayplanScope.FULL and file != previous_file:
             cells = {}
         cells.update(b.records)
@@ -705,26 +717,64 @@ def _call_index(vc: VesselCall, memo: Memo | None = None) -> list[Key]:
 
 
 _EQUIPMENT_NUMBER = attrgetter("equipment_number")
+_VALUE = itemgetter(1)
 
 
 def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecord], list[Key]]:
     """The records of the bayplan in force that name a container, in `current_stowage` order, and the
-    call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans."""
+    call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans,
+    and grown from it when the call gains a bayplan that only adds cells (`_grown`)."""
     # By identity and in any order (canonicalise sorts a call's bayplans; current_stowage sorts them
     # itself). The entry keeps the objects alive, so their ids cannot stand for others.
     plans = frozenset((id(b), id(b.records)) for b in vc.bayplans)
     hit = memo.stowed.get(vc.id) if memo is not None else None
     if hit is not None and hit[0] == plans:
         return hit[2], hit[3]
-    # In C (itertools, map): a busy call has 24,000 records, walked again whenever its bayplans change.
-    every = list(chain.from_iterable(current_stowage(vc).values()))
-    records = list(compress(every, map(_EQUIPMENT_NUMBER, every)))
-    # Sorted as strings, then made keys: one order (type and scope are the same), a tenth of the time.
-    container_keys: list[Key] = list(zip(repeat("container"), sorted(set(map(_EQUIPMENT_NUMBER, records))),
-                                         repeat("")))
+    grown = _grown(hit, plans, vc) if hit is not None else None
+    if grown is not None:
+        cells, records, container_keys, numbers = grown
+    else:
+        # In C (itertools, map): a busy call has 24,000 records, walked again whenever its bayplans change.
+        cells = current_stowage(vc)
+        every = list(chain.from_iterable(cells.values()))
+        records = list(compress(every, map(_EQUIPMENT_NUMBER, every)))
+        numbers = set(map(_EQUIPMENT_NUMBER, records))
+        # Sorted as strings, then made keys: one order (type and scope are the same), a tenth of the time.
+        container_keys = list(zip(repeat("container"), sorted(numbers), repeat("")))
     if memo is not None:
-        memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys)
+        memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys, cells,
+                              numbers)
     return records, container_keys
+
+
+def _grown(kept: _Stowed, plans: frozenset[tuple[int, int]],
+           vc: VesselCall) -> tuple[dict[str, list[StowageRecord]], list[StowageRecord], list[Key], set[str]] | None:
+    """`_stowed`'s cells, records, container keys and container numbers for `vc`, worked out from what
+    it kept for the same call with one bayplan fewer, when `current_stowage` merges that bayplan last
+    and it adds cells without replacing any: the usual case of a large bayplan split over the messages
+    of one interchange, whose every message would otherwise walk and sort all the records so far again.
+    None when that is not the case (the plain computation then runs)."""
+    old_plans, kept_plans, old_records, old_keys, old_cells, old_numbers = kept
+    added = plans - old_plans
+    if len(added) != 1 or len(plans) != len(old_plans) + 1:
+        return None
+    (new_id, new_records_id), = added
+    new = next((b for b in vc.bayplans if id(b) == new_id and id(b.records) == new_records_id), None)
+    if new is None or not kept_plans:
+        return None
+    last = max((b for b, _ in kept_plans), key=_in_force_order)
+    if _in_force_order(new) <= _in_force_order(last):
+        return None  # not merged last
+    if new.scope is BayplanScope.FULL and _file_of(new) != _file_of(last):
+        return None  # it replaces the plan in force
+    if not old_cells.keys().isdisjoint(new.records):
+        return None  # it replaces cells: their records leave the plan in force
+    every = list(chain.from_iterable(new.records.values()))
+    added_records = list(compress(every, map(_EQUIPMENT_NUMBER, every)))
+    fresh = set(map(_EQUIPMENT_NUMBER, added_records)) - old_numbers
+    container_keys = old_keys + list(zip(repeat("container"), sorted(fresh), repeat("")))
+    container_keys.sort(key=_VALUE)  # two sorted runs, merged in one pass (type and scope are the same)
+    return {**old_cells, **new.records}, old_records + added_records, container_keys, old_numbers | fresh
 
 
 # --- consignments ------------------------------------------------------------------------------------
