@@ -583,21 +583,28 @@ def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any], memo:
     if hit is not None and hit[0] is frag:
         bp = hit[1]
     else:
-        bp = _bayplan(src, frag)
+        bp, encoded = _bayplan(src, frag)
         if memo is not None:
             memo.bayplans[id(frag)] = (frag, bp)
+            memo.encoded[id(bp)] = (bp, bp.records, encoded)  # what encode_call would make of it
     vc.bayplans.append(bp)
     vc.provenance[f"bayplans[{bp.id}]"] = src.message_id
 
 
-def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
+def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> tuple[Bayplan, dict[str, Any]]:
     """The bayplan of a fragment, its records by cell in cell order (as `canonicalise` leaves them: it
-    then keeps the very dict, and what is memoised by its identity stays valid)."""
+    then keeps the very dict, and what is memoised by its identity stays valid), and its `to_dict()`.
+
+    The encoding is made in the same pass, from the values the records are made of: encoding 24,000
+    records afterwards read every field back from every record (tests/dossier/test_bayplan_fold.py
+    checks the two are the same)."""
     full = frag.get("bayplan", {}).get("full", True)
     bp = Bayplan(id=stable_id("bp", src.message_id), source_message_id=src.message_id,
                  scope=BayplanScope.FULL if full else BayplanScope.PARTIAL, function=src.function,
                  issued_at=src.issued_at)
+    encoded = bp.to_dict()  # its records are put in below
     records: dict[str, list[StowageRecord]] = {}
+    encoded_records: dict[str, list[dict[str, Any]]] = {}
     # One pass of plain steps per record (24,000 in a large bayplan): each reference normalised once.
     real_reference = keys.real_reference
     for r in frag["stowage"]:
@@ -607,30 +614,44 @@ def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
             continue
         gross, vgm, temperature, dg, handling = (get("gross_weight"), get("vgm"), get("temperature"), get("dg"),
                                                  get("handling"))
+        equipment, size_type, pol, pod, final_pod, transhipment, carrier = (
+            get("equipment"), get("size_type"), get("pol"), get("pod"), get("final_pod"), get("transhipment_port"),
+            get("carrier"))
+        bl, booking = real_reference(get("bl")), real_reference(get("booking"))
+        gross = float(gross) if isinstance(gross, (int, float)) else None
+        vgm = float(vgm) if isinstance(vgm, (int, float)) else None
+        reefer = (Temperature(value=float(temperature), unit=get("temperature_unit") or "CEL")
+                  if temperature is not None else None)
+        goods = [_dg(d) for d in dg] if dg else []
         fe = get("full_empty")
+        full_empty = FullEmpty.FULL if fe == "full" else FullEmpty.EMPTY if fe == "empty" else None
         # The fields in their declared order, passed by position (a third of the cost of keywords):
         # cell, equipment_number, size_type, pol, pod, final_pod, transhipment_port, gross_weight, vgm,
         # temperature, dg, carrier, bl, booking, full_empty, handling (tests/dossier/test_bayplan_fold.py).
-        record = StowageRecord(
-            cell, get("equipment"), get("size_type"), get("pol"), get("pod"), get("final_pod"),
-            get("transhipment_port"),
-            float(gross) if isinstance(gross, (int, float)) else None,
-            float(vgm) if isinstance(vgm, (int, float)) else None,
-            Temperature(value=float(temperature), unit=get("temperature_unit") or "CEL")
-            if temperature is not None else None,
-            [_dg(d) for d in dg] if dg else [],
-            get("carrier"), real_reference(get("bl")), real_reference(get("booking")),
-            FullEmpty.FULL if fe == "full" else FullEmpty.EMPTY if fe == "empty" else None,
-            [handling] if handling else [])
+        record = StowageRecord(cell, equipment, size_type, pol, pod, final_pod, transhipment, gross, vgm, reefer,
+                               goods, carrier, bl, booking, full_empty, [handling] if handling else [])
+        as_dict = {"cell": cell, "equipment_number": equipment, "size_type": size_type, "pol": pol, "pod": pod,
+                   "final_pod": final_pod, "transhipment_port": transhipment, "gross_weight": gross, "vgm": vgm,
+                   "temperature": reefer.to_dict() if reefer is not None else None,
+                   "dg": [d.to_dict() for d in goods] if goods else [], "carrier": carrier, "bl": bl,
+                   "booking": booking, "full_empty": full_empty.value if full_empty is not None else None,
+                   "handling": [handling] if handling else []}
         in_cell = records.get(cell)
         if in_cell is None:
             records[cell] = [record]
+            encoded_records[cell] = [as_dict]
         else:
             in_cell.append(record)
+            encoded_records[cell].append(as_dict)
     cells = list(records)
     ordered = sorted(cells)
-    bp.records = records if cells == ordered else {cell: records[cell] for cell in ordered}
-    return bp
+    if cells == ordered:
+        bp.records = records
+    else:
+        bp.records = {cell: records[cell] for cell in ordered}
+        encoded_records = {cell: encoded_records[cell] for cell in ordered}
+    encoded["records"] = encoded_records
+    return bp, encoded
 
 
 def _num(v: Any) -> float | None:
