@@ -28,7 +28,7 @@ from typing import Any
 
 from hub.edifact.directory import GroupRef, SegmentRef
 from hub.edifact.tokenizer import Scan
-from hub.mapping.evaluate import Mapped, convert
+from hub.mapping.evaluate import WEIGHT_UNITS, Mapped, convert
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 # --- the message: group instances holding segment indices ---------------------------------------------
@@ -304,6 +304,49 @@ def _value_fn(vs: ValueSpec, where: str) -> ValueFn:
         except ValueError as e:
             notes.append(f"{where}: {e}")
             return None
+
+    if src is not None and codes is not None and default is None and simple:
+        # A coded value at one position (EQD full/empty, function codes), the codes looked up directly.
+        e0, c0 = src
+        other = codes.get("*")
+
+        def coded_at(els: list[list[str]], notes: list[str]) -> Any:
+            if e0 < len(els):
+                el = els[e0]
+                if c0 < len(el):
+                    raw = el[c0]
+                    if raw:
+                        found = codes.get(raw)
+                        return found if found is not None else other if other is not None else raw
+            return None
+        return coded_at
+
+    if src is not None and codes is None and default is None and kind == "weight":
+        # A weight (MEA) in kilograms. What does not convert (no number, an unknown unit) goes through
+        # `convert` instead, which says what is wrong in the note.
+        e0, c0 = src
+        unit_at = _pos(vs.unit_from) if vs.unit_from else None
+
+        def weight_at(els: list[list[str]], notes: list[str]) -> Any:
+            raw = None
+            if e0 < len(els):
+                el = els[e0]
+                if c0 < len(el):
+                    raw = el[c0]
+            if not raw:
+                return None
+            unit = _get(els, unit_at) if unit_at is not None else "KGM"
+            factor = WEIGHT_UNITS.get(unit or "KGM")
+            if factor is not None:
+                try:
+                    number = float(raw.replace(",", "."))
+                except ValueError:
+                    pass
+                else:
+                    number *= factor
+                    return int(number) if number.is_integer() else number
+            return value(els, notes)
+        return weight_at
 
     return value
 
