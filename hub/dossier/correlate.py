@@ -745,12 +745,22 @@ def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecor
     """The records of the bayplan in force that name a container, in `current_stowage` order, and the
     call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans,
     and grown from it when the call gains a bayplan that only adds cells (`_grown`)."""
+    records, container_keys, _ = _stowage_in_force(vc, memo)
+    return records, container_keys
+
+
+def _stowed_numbers(vc: VesselCall, memo: Memo | None = None) -> set[str]:
+    """The container numbers of the bayplan in force (not to be changed: the memo keeps the set)."""
+    return _stowage_in_force(vc, memo)[2]
+
+
+def _stowage_in_force(vc: VesselCall, memo: Memo | None) -> tuple[list[StowageRecord], list[Key], set[str]]:
     # By identity and in any order (canonicalise sorts a call's bayplans; current_stowage sorts them
     # itself). The entry keeps the objects alive, so their ids cannot stand for others.
     plans = frozenset((id(b), id(b.records)) for b in vc.bayplans)
     hit = memo.stowed.get(vc.id) if memo is not None else None
     if hit is not None and hit[0] == plans:
-        return hit[2], hit[3]
+        return hit[2], hit[3], hit[5]
     grown = _grown(hit, plans, vc) if hit is not None else None
     if grown is not None:
         cells, records, container_keys, numbers = grown
@@ -765,7 +775,7 @@ def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecor
     if memo is not None:
         memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys, cells,
                               numbers)
-    return records, container_keys
+    return records, container_keys, numbers
 
 
 def _grown(kept: _Stowed, plans: frozenset[tuple[int, int]],
@@ -1015,7 +1025,7 @@ def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None
     message touching one of them refreshes the call."""
     if vc is None:
         vc = VesselCall.from_dict(stored["dossier"])
-    stowed = {r.equipment_number or "" for r in _stowed(vc, _memo(repo))[0]}
+    stowed = _stowed_numbers(vc, _memo(repo))
     if not stowed:
         return []
     # Few containers in force: them first, then which of their consignments are the call's, so a busy

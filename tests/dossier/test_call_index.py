@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.dossier import correlate
-from hub.dossier.correlate import Key, Memo, _call_index, _grown, _stowed, current_stowage
+from hub.dossier.correlate import Key, Memo, _call_index, _grown, _stowed, _stowed_numbers, current_stowage
 from hub.dossier.keys import Stamp
 from hub.dossier.model import Bayplan, BayplanScope, StowageRecord, VesselCall
 from tests.dossier.strategies import records
@@ -78,6 +78,7 @@ def test_stowage_grown_one_bayplan_at_a_time_equals_the_plain_computation(plans:
         assert (records, container_keys) == _plain(vc)
         assert [r is p for r, p in zip(records, _plain(vc)[0], strict=True)] == [True] * len(records)
         assert _stowed(vc, memo) == (records, container_keys)  # kept
+        assert _stowed_numbers(vc, memo) == {r.equipment_number for r in records} == _stowed_numbers(vc)
 
 
 def test_a_bayplan_split_over_messages_grows_the_kept_stowage() -> None:
