@@ -230,8 +230,7 @@ def _converter(vs: ValueSpec) -> Callable[[str], str] | None:
     if kind == "locode":
         return lambda raw: raw.replace(" ", "").upper()
     if kind == "container":
-        strip = keys._STRIP.sub
-        return lambda raw: strip("", raw).upper()  # normalise_container(raw).value, without the check
+        return keys.strip_upper  # normalise_container(raw).value, without the check
     if kind == "bl":
         return keys.normalise_bl
     if kind == "voyage":
