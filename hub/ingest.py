@@ -449,22 +449,22 @@ class StoreRepository:
         unchanged = {did for did in stored_before if self._stored_index.get(did) == self._index[did]}
         unknown = [did for did in stored_before if did not in unchanged]
         have = tx.keys_of(unknown) if unknown else {}
-        add: list[dict[str, Any]] = []
+        add: list[tuple[str, str, list[Key]]] = []
         drop: list[int] = []
         for did in ids:
-            self._stored_index[did] = self._index[did]
+            index = self._stored_index[did] = self._index[did]
             if did in unchanged:
                 continue
-            current = have.get(did, {})
-            kind = self._kinds[did]
-            wanted = set(self._index[did])
-            add.extend({"key_type": t, "value": v, "scope": scope, "dossier_id": did, "dossier_kind": kind}
-                       for t, v, scope in self._index[did] if (t, v, scope) not in current)
+            current = have.get(did)
+            if not current:  # a new dossier, or one without keys yet: all of them
+                add.append((did, self._kinds[did], index))
+                continue
+            wanted = set(index)
+            add.append((did, self._kinds[did], [key for key in index if key not in current]))
             drop.extend(row for key, row in current.items() if key not in wanted)
         if drop:
             tx.delete_keys(drop)
-        if add:
-            tx.add_keys(add)
+        tx.add_keys_of(add)
         # the events: only the new ones (add_events would skip the others anyway)
         events: list[dict[str, Any]] = []
         instants: dict[tuple[tuple[str, Any], ...], Any] = {}  # an event time read once per distinct stamp

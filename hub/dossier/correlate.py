@@ -66,6 +66,10 @@ MOVEMENT_EVENTS = {"discharge": "discharged", "load": "loaded", "gate_in": "gate
 
 
 Key = tuple[str, str, str]  # (key type, normalised value, scope)
+# What `_stowed` keeps per call (see `Memo.stowed`): the bayplans by identity, the bayplans with their
+# records, the records naming a container, the container keys, the cells in force, the container numbers.
+_Stowed = tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord], list[Key],
+                dict[str, list[StowageRecord]], set[str]]
 
 
 class Repository(Protocol):
@@ -93,8 +97,9 @@ class Memo:
     * `call_folds`: per call, the state of its last fold and the fragments it was folded from, so that
       a new last fragment is folded into it rather than the whole call again (`_fold_call`).
     * `stowed`: per call, the stowage records in force that name a container and their sorted
-      container keys, with the bayplans (and their records) they were taken from: the call's index,
-      its consignments' look-up and its discrepancies all walk them, on every save of a busy call.
+      container keys, with the bayplans (and their records) they were taken from, the cells in force
+      and the set of container numbers: the call's index, its consignments' look-up and its
+      discrepancies all walk them, on every save of a busy call.
     * `ordered`: per fragments dict (by identity, kept alive with it), its fragments in precedence
       order as `_ordered` last gave them, with the fragments they were taken from: a message adds one
       fragment, which is put in its place instead of the whole call being sorted again.
@@ -110,8 +115,7 @@ class Memo:
         self.call_facts: dict[int, tuple[dict[str, Any], str, _CallFacts]] = {}
         self.encoded_events: dict[int, tuple[Event, dict[str, Any]]] = {}
         self.call_folds: dict[str, tuple[tuple[dict[str, Any], ...], VesselCall, dict[str, Any]]] = {}
-        self.stowed: dict[str, tuple[frozenset[tuple[int, int]], list[tuple[Bayplan, Any]], list[StowageRecord],
-                                     list[Key]]] = {}
+        self.stowed: dict[str, _Stowed] = {}
 
     def forget(self, dossier_id: str) -> None:
         """Drop what is kept per dossier (its build, its call fold, its stowage), e.g. when the dossier
@@ -584,21 +588,28 @@ def _add_bayplan(vc: VesselCall, src: SourceMessage, frag: dict[str, Any], memo:
     if hit is not None and hit[0] is frag:
         bp = hit[1]
     else:
-        bp = _bayplan(src, frag)
+        bp, encoded = _bayplan(src, frag)
         if memo is not None:
             memo.bayplans[id(frag)] = (frag, bp)
+            memo.encoded[id(bp)] = (bp, bp.records, encoded)  # what encode_call would make of it
     vc.bayplans.append(bp)
     vc.provenance[f"bayplans[{bp.id}]"] = src.message_id
 
 
-def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
+def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> tuple[Bayplan, dict[str, Any]]:
     """The bayplan of a fragment, its records by cell in cell order (as `canonicalise` leaves them: it
-    then keeps the very dict, and what is memoised by its identity stays valid)."""
+    then keeps the very dict, and what is memoised by its identity stays valid), and its `to_dict()`.
+
+    The encoding is made in the same pass, from the values the records are made of: encoding 24,000
+    records afterwards read every field back from every record (tests/dossier/test_bayplan_fold.py
+    checks the two are the same)."""
     full = frag.get("bayplan", {}).get("full", True)
     bp = Bayplan(id=stable_id("bp", src.message_id), source_message_id=src.message_id,
                  scope=BayplanScope.FULL if full else BayplanScope.PARTIAL, function=src.function,
                  issued_at=src.issued_at)
+    encoded = bp.to_dict()  # its records are put in below
     records: dict[str, list[StowageRecord]] = {}
+    encoded_records: dict[str, list[dict[str, Any]]] = {}
     # One pass of plain steps per record (24,000 in a large bayplan): each reference normalised once.
     real_reference = keys.real_reference
     for r in frag["stowage"]:
@@ -608,30 +619,44 @@ def _bayplan(src: SourceMessage, frag: dict[str, Any]) -> Bayplan:
             continue
         gross, vgm, temperature, dg, handling = (get("gross_weight"), get("vgm"), get("temperature"), get("dg"),
                                                  get("handling"))
+        equipment, size_type, pol, pod, final_pod, transhipment, carrier = (
+            get("equipment"), get("size_type"), get("pol"), get("pod"), get("final_pod"), get("transhipment_port"),
+            get("carrier"))
+        bl, booking = real_reference(get("bl")), real_reference(get("booking"))
+        gross = float(gross) if isinstance(gross, (int, float)) else None
+        vgm = float(vgm) if isinstance(vgm, (int, float)) else None
+        reefer = (Temperature(value=float(temperature), unit=get("temperature_unit") or "CEL")
+                  if temperature is not None else None)
+        goods = [_dg(d) for d in dg] if dg else []
         fe = get("full_empty")
+        full_empty = FullEmpty.FULL if fe == "full" else FullEmpty.EMPTY if fe == "empty" else None
         # The fields in their declared order, passed by position (a third of the cost of keywords):
         # cell, equipment_number, size_type, pol, pod, final_pod, transhipment_port, gross_weight, vgm,
         # temperature, dg, carrier, bl, booking, full_empty, handling (tests/dossier/test_bayplan_fold.py).
-        record = StowageRecord(
-            cell, get("equipment"), get("size_type"), get("pol"), get("pod"), get("final_pod"),
-            get("transhipment_port"),
-            float(gross) if isinstance(gross, (int, float)) else None,
-            float(vgm) if isinstance(vgm, (int, float)) else None,
-            Temperature(value=float(temperature), unit=get("temperature_unit") or "CEL")
-            if temperature is not None else None,
-            [_dg(d) for d in dg] if dg else [],
-            get("carrier"), real_reference(get("bl")), real_reference(get("booking")),
-            FullEmpty.FULL if fe == "full" else FullEmpty.EMPTY if fe == "empty" else None,
-            [handling] if handling else [])
+        record = StowageRecord(cell, equipment, size_type, pol, pod, final_pod, transhipment, gross, vgm, reefer,
+                               goods, carrier, bl, booking, full_empty, [handling] if handling else [])
+        as_dict = {"cell": cell, "equipment_number": equipment, "size_type": size_type, "pol": pol, "pod": pod,
+                   "final_pod": final_pod, "transhipment_port": transhipment, "gross_weight": gross, "vgm": vgm,
+                   "temperature": reefer.to_dict() if reefer is not None else None,
+                   "dg": [d.to_dict() for d in goods] if goods else [], "carrier": carrier, "bl": bl,
+                   "booking": booking, "full_empty": full_empty.value if full_empty is not None else None,
+                   "handling": [handling] if handling else []}
         in_cell = records.get(cell)
         if in_cell is None:
             records[cell] = [record]
+            encoded_records[cell] = [as_dict]
         else:
             in_cell.append(record)
+            encoded_records[cell].append(as_dict)
     cells = list(records)
     ordered = sorted(cells)
-    bp.records = records if cells == ordered else {cell: records[cell] for cell in ordered}
-    return bp
+    if cells == ordered:
+        bp.records = records
+    else:
+        bp.records = {cell: records[cell] for cell in ordered}
+        encoded_records = {cell: encoded_records[cell] for cell in ordered}
+    encoded["records"] = encoded_records
+    return bp, encoded
 
 
 def _num(v: Any) -> float | None:
@@ -646,16 +671,24 @@ def _dg(d: dict[str, Any]) -> DangerousGoods:
                           flashpoint=Temperature(value=float(flash), unit="CEL") if flash is not None else None)
 
 
+def _in_force_order(b: Bayplan) -> tuple[str, str]:
+    """The order in which `current_stowage` lays a call's bayplans over each other."""
+    return (b.issued_at.utc or "") if b.issued_at else "", b.source_message_id
+
+
+def _file_of(b: Bayplan) -> str:
+    return b.source_message_id.split(".", 1)[0]
+
+
 def current_stowage(vc: VesselCall) -> dict[str, list[StowageRecord]]:
     """The bayplan in force: the latest full one (by precedence), with later partial ones merged by cell."""
-    plans = sorted(vc.bayplans, key=lambda b: ((b.issued_at.utc or "") if b.issued_at else "",
-                                               b.source_message_id))
+    plans = sorted(vc.bayplans, key=_in_force_order)
     cells: dict[str, list[StowageRecord]] = {}
     previous_file = None
     for b in plans:
         # The messages of one interchange file ('<file>.<n>') are the parts of one bayplan, as SMDG
         # splits a large ship's plan: only a full plan from another file replaces the one in force.
-        file = b.source_message_id.split(".", 1)[0]
+        file = _file_of(b)
         if b.scope is BayplanScope.FULL and file != previous_file:
             cells = {}
         cells.update(b.records)
@@ -710,26 +743,74 @@ def _call_index(vc: VesselCall, memo: Memo | None = None) -> list[Key]:
 
 
 _EQUIPMENT_NUMBER = attrgetter("equipment_number")
+_VALUE = itemgetter(1)
 
 
 def _stowed(vc: VesselCall, memo: Memo | None = None) -> tuple[list[StowageRecord], list[Key]]:
     """The records of the bayplan in force that name a container, in `current_stowage` order, and the
-    call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans."""
+    call's container keys, sorted and distinct; kept in the memo while the call has the same bayplans,
+    and grown from it when the call gains a bayplan that only adds cells (`_grown`)."""
+    records, container_keys, _ = _stowage_in_force(vc, memo)
+    return records, container_keys
+
+
+def _stowed_numbers(vc: VesselCall, memo: Memo | None = None) -> set[str]:
+    """The container numbers of the bayplan in force (not to be changed: the memo keeps the set)."""
+    return _stowage_in_force(vc, memo)[2]
+
+
+def _stowage_in_force(vc: VesselCall, memo: Memo | None) -> tuple[list[StowageRecord], list[Key], set[str]]:
     # By identity and in any order (canonicalise sorts a call's bayplans; current_stowage sorts them
     # itself). The entry keeps the objects alive, so their ids cannot stand for others.
     plans = frozenset((id(b), id(b.records)) for b in vc.bayplans)
     hit = memo.stowed.get(vc.id) if memo is not None else None
     if hit is not None and hit[0] == plans:
-        return hit[2], hit[3]
-    # In C (itertools, map): a busy call has 24,000 records, walked again whenever its bayplans change.
-    every = list(chain.from_iterable(current_stowage(vc).values()))
-    records = list(compress(every, map(_EQUIPMENT_NUMBER, every)))
-    # Sorted as strings, then made keys: one order (type and scope are the same), a tenth of the time.
-    container_keys: list[Key] = list(zip(repeat("container"), sorted(set(map(_EQUIPMENT_NUMBER, records))),
-                                         repeat("")))
+        return hit[2], hit[3], hit[5]
+    grown = _grown(hit, plans, vc) if hit is not None else None
+    if grown is not None:
+        cells, records, container_keys, numbers = grown
+    else:
+        # In C (itertools, map): a busy call has 24,000 records, walked again whenever its bayplans change.
+        cells = current_stowage(vc)
+        every = list(chain.from_iterable(cells.values()))
+        records = list(compress(every, map(_EQUIPMENT_NUMBER, every)))
+        numbers = set(map(_EQUIPMENT_NUMBER, records))
+        # Sorted as strings, then made keys: one order (type and scope are the same), a tenth of the time.
+        container_keys = list(zip(repeat("container"), sorted(numbers), repeat("")))
     if memo is not None:
-        memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys)
-    return records, container_keys
+        memo.stowed[vc.id] = (plans, [(b, b.records) for b in vc.bayplans], records, container_keys, cells,
+                              numbers)
+    return records, container_keys, numbers
+
+
+def _grown(kept: _Stowed, plans: frozenset[tuple[int, int]],
+           vc: VesselCall) -> tuple[dict[str, list[StowageRecord]], list[StowageRecord], list[Key], set[str]] | None:
+    """`_stowed`'s cells, records, container keys and container numbers for `vc`, worked out from what
+    it kept for the same call with one bayplan fewer, when `current_stowage` merges that bayplan last
+    and it adds cells without replacing any: the usual case of a large bayplan split over the messages
+    of one interchange, whose every message would otherwise walk and sort all the records so far again.
+    None when that is not the case (the plain computation then runs)."""
+    old_plans, kept_plans, old_records, old_keys, old_cells, old_numbers = kept
+    added = plans - old_plans
+    if len(added) != 1 or len(plans) != len(old_plans) + 1:
+        return None
+    (new_id, new_records_id), = added
+    new = next((b for b in vc.bayplans if id(b) == new_id and id(b.records) == new_records_id), None)
+    if new is None or not kept_plans:
+        return None
+    last = max((b for b, _ in kept_plans), key=_in_force_order)
+    if _in_force_order(new) <= _in_force_order(last):
+        return None  # not merged last
+    if new.scope is BayplanScope.FULL and _file_of(new) != _file_of(last):
+        return None  # it replaces the plan in force
+    if not old_cells.keys().isdisjoint(new.records):
+        return None  # it replaces cells: their records leave the plan in force
+    every = list(chain.from_iterable(new.records.values()))
+    added_records = list(compress(every, map(_EQUIPMENT_NUMBER, every)))
+    fresh = set(map(_EQUIPMENT_NUMBER, added_records)) - old_numbers
+    container_keys = old_keys + list(zip(repeat("container"), sorted(fresh), repeat("")))
+    container_keys.sort(key=_VALUE)  # two sorted runs, merged in one pass (type and scope are the same)
+    return {**old_cells, **new.records}, old_records + added_records, container_keys, old_numbers | fresh
 
 
 # --- consignments ------------------------------------------------------------------------------------
@@ -949,7 +1030,7 @@ def _relevant_consignments(repo: Repository, call_id: str, vc: VesselCall | None
     message touching one of them refreshes the call."""
     if vc is None:
         vc = VesselCall.from_dict(stored["dossier"])
-    stowed = {r.equipment_number or "" for r in _stowed(vc, _memo(repo))[0]}
+    stowed = _stowed_numbers(vc, _memo(repo))
     if not stowed:
         return []
     # Few containers in force: them first, then which of their consignments are the call's, so a busy

@@ -228,6 +228,14 @@ _CONTAINER_SHAPE = re.compile(r"[A-Z]{4}[0-9]{7}")
 _STRIP = re.compile(r"[\s\-]+")
 
 
+def strip_upper(raw: str) -> str:
+    """`raw` without white space and hyphens, upper case. No letter or digit is white space or a hyphen
+    (checked over every code point in tests/dossier/test_keys.py), so a value of letters and digits
+    only, as nearly every container number and reference is, needs no regular expression: a bayplan
+    normalises 24,000 container numbers and as many references."""
+    return raw.upper() if raw.isalnum() else _STRIP.sub("", raw).upper()
+
+
 class ContainerProblem(enum.StrEnum):
     EMPTY = "empty"  # nothing left after normalisation
     FORMAT = "format"  # not 4 letters + 7 digits
@@ -285,7 +293,7 @@ class ContainerNumber(Record):
 
 def normalise_container(raw: str, categories: str = ISO6346_CATEGORIES) -> ContainerNumber:
     """Normalise and validate an equipment number. Never raises; invalid numbers are kept and flagged."""
-    value = _STRIP.sub("", raw).upper()
+    value = raw.upper() if raw.isalnum() else _STRIP.sub("", raw).upper()  # see strip_upper
     if not value:
         return ContainerNumber(value, raw, False, ContainerProblem.EMPTY.value)
     if not _CONTAINER_SHAPE.fullmatch(value):
@@ -392,7 +400,7 @@ DUMMY_REFERENCES: Final = frozenset({"1"})  # SMDG BAPLIE 2.x dummy RFF+BM:1 / R
 
 def normalise_reference(raw: str) -> str:
     """B/L, booking, customs and certificate references: upper case, all white space removed."""
-    return _WS.sub("", raw).upper()
+    return raw.upper() if raw.isalnum() else _WS.sub("", raw).upper()  # see strip_upper
 
 
 def normalise_bl(raw: str) -> str:

@@ -96,7 +96,7 @@ def validate_located(data: bytes, catalog: CatalogLike,
     report = Report()
     located: list[LocatedMessage] = []
     head = data[:16].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not data.strip():
+    if not data or data.isspace():  # what `not data.strip()` says, without copying a 4 MB input
         report.issues.append(Issue(Code.EMPTY_INPUT, "The file is empty: there is nothing to validate."))
         return report, located
     if not head.startswith((b"UNA", b"UNB", b"UNH")):

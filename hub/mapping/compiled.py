@@ -28,7 +28,7 @@ from typing import Any
 
 from hub.edifact.directory import GroupRef, SegmentRef
 from hub.edifact.tokenizer import Scan
-from hub.mapping.evaluate import Mapped, convert
+from hub.mapping.evaluate import WEIGHT_UNITS, Mapped, convert
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 # --- the message: group instances holding segment indices ---------------------------------------------
@@ -156,15 +156,19 @@ class Segments:
     """The scan's segments, each split into elements (first repetition, components unescaped) once.
 
     `cache[i]` holds segment i split, or None until it is first read: hot loops read it directly and
-    call `elements` only on a miss (a list indexed by segment number, cheaper than a dict)."""
+    call `elements` only on a miss (a list indexed by segment number, cheaper than a dict).
 
-    __slots__ = ("sc", "segments", "tags", "cache", "elem", "comp", "rep", "rel", "pair")
+    `matches`: per block of rules (`_block_step`), what it made of each distinct segment text (see
+    there); kept for one run of a spec, like the rest."""
+
+    __slots__ = ("sc", "segments", "tags", "cache", "elem", "comp", "rep", "rel", "pair", "matches")
 
     def __init__(self, sc: Scan) -> None:
         self.sc = sc
         self.segments = sc.segments
         self.tags = sc.tags
         self.cache: list[list[list[str]] | None] = [None] * len(sc.segments)
+        self.matches: dict[object, dict[str, _Matches]] = {}
         d = sc.delimiters
         self.elem, self.comp, self.rep, self.rel = d.element, d.component, d.repetition, d.release
         self.pair = sc.neutral.release_pair
@@ -226,8 +230,7 @@ def _converter(vs: ValueSpec) -> Callable[[str], str] | None:
     if kind == "locode":
         return lambda raw: raw.replace(" ", "").upper()
     if kind == "container":
-        strip = keys._STRIP.sub
-        return lambda raw: strip("", raw).upper()  # normalise_container(raw).value, without the check
+        return keys.strip_upper  # normalise_container(raw).value, without the check
     if kind == "bl":
         return keys.normalise_bl
     if kind == "voyage":
@@ -300,6 +303,49 @@ def _value_fn(vs: ValueSpec, where: str) -> ValueFn:
         except ValueError as e:
             notes.append(f"{where}: {e}")
             return None
+
+    if src is not None and codes is not None and default is None and simple:
+        # A coded value at one position (EQD full/empty, function codes), the codes looked up directly.
+        e0, c0 = src
+        other = codes.get("*")
+
+        def coded_at(els: list[list[str]], notes: list[str]) -> Any:
+            if e0 < len(els):
+                el = els[e0]
+                if c0 < len(el):
+                    raw = el[c0]
+                    if raw:
+                        found = codes.get(raw)
+                        return found if found is not None else other if other is not None else raw
+            return None
+        return coded_at
+
+    if src is not None and codes is None and default is None and kind == "weight":
+        # A weight (MEA) in kilograms. What does not convert (no number, an unknown unit) goes through
+        # `convert` instead, which says what is wrong in the note.
+        e0, c0 = src
+        unit_at = _pos(vs.unit_from) if vs.unit_from else None
+
+        def weight_at(els: list[list[str]], notes: list[str]) -> Any:
+            raw = None
+            if e0 < len(els):
+                el = els[e0]
+                if c0 < len(el):
+                    raw = el[c0]
+            if not raw:
+                return None
+            unit = _get(els, unit_at) if unit_at is not None else "KGM"
+            factor = WEIGHT_UNITS.get(unit or "KGM")
+            if factor is not None:
+                try:
+                    number = float(raw.replace(",", "."))
+                except ValueError:
+                    pass
+                else:
+                    number *= factor
+                    return int(number) if number.is_integer() else number
+            return value(els, notes)
+        return weight_at
 
     return value
 
@@ -427,11 +473,26 @@ def _each_step(rule: Rule) -> Step:
     return run
 
 
+# What a block of rules makes of one segment: for each rule it passes (in rule order), the rule's number,
+# the (write, value) pairs of the values it found and the notes their conversions gave.
+_Matches = tuple[tuple[int, tuple[tuple[Callable[[Record, Any], None], Any], ...], tuple[str, ...]], ...]
+
+# Conversions whose results are strings, numbers or flags: one result may be shared by several records.
+# (A stamp is a dict, which a later stage could change in place: made afresh for every segment.)
+_SHAREABLE = frozenset({"text", "upper", "number", "int", "weight", "flag", "container", "bl", "locode",
+                        "voyage", "imo"})
+
+
 def _block_step(rules: list[Rule]) -> Step:
     """Consecutive `set` rules on segments of the instance itself, run together: each segment of a tag
     they read is split once and offered to the rules of its tag (found through their first condition
     when they all test the same position), and the matches are applied in the reference's order (rule
-    by rule, then segment by segment)."""
+    by rule, then segment by segment).
+
+    What the rules make of a segment (which of them it passes, the values they read, the notes) depends
+    on its text alone, and a bayplan repeats most of its texts (`LOC+11+ESALG:139:6`, `NAD+CA+...`) in
+    thousands of instances: it is worked out once per distinct text in a run and then looked up. Not for
+    the tags whose rules make stamps (dicts, not to be shared between records)."""
     sets = [tuple((_writer(t), _value_fn(vs, r.where)) for t, vs in r.sets) for r in rules]
     by_tag: dict[str, list[int]] = {}
     for k, r in enumerate(rules):
@@ -456,59 +517,90 @@ def _block_step(rules: list[Rule]) -> Step:
     rest = [c[1:] for c in conds]
     by_plan: dict[str, tuple[list[int], Pos, dict[str, list[int]], bool]] = {
         tag: (ks, pos0 or (0, 0), table, pos0 is not None) for tag, ks, pos0, table in plans}
+    shareable = {tag: all(vs.convert in _SHAREABLE for k in ks for _, vs in rules[k].sets)
+                 for tag, ks in by_tag.items()}
+    none: _Matches = ()
+
+    def matches(i: int, segs: Segments) -> _Matches:
+        """What the rules make of segment i (of a tag some rule reads)."""
+        ks, pos0, table, dispatch = by_plan[segs.tags[i]]
+        els = segs.cache[i]
+        if els is None:
+            els = segs.split(i)
+        if dispatch:
+            e, c = pos0
+            got = ""
+            if e < len(els):
+                el = els[e]
+                if c < len(el):
+                    got = el[c]
+            candidates = table.get(got)
+            if candidates is None:
+                return none
+            checks = rest
+        else:
+            candidates = ks
+            checks = conds
+        out = []
+        for k in candidates:
+            ok = True
+            for (e, c), values, negated in checks[k]:
+                g = None
+                if e < len(els):
+                    el = els[e]
+                    if c < len(el):
+                        g = el[c]
+                if ((g or "") in values) == negated:
+                    ok = False
+                    break
+            if ok:
+                notes: list[str] = []
+                pairs = []
+                for write, value in sets[k]:
+                    v = value(els, notes)
+                    if v is not None:
+                        pairs.append((write, v))
+                out.append((k, tuple(pairs), tuple(notes)))
+        return tuple(out)
+
+    token = object()  # this block's entry in `Segments.matches`
 
     def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
         own = ctx.own
         if not own:
             return
-        tags, cache, split = segs.tags, segs.cache, segs.split
-        hits: list[tuple[int, int, list[list[str]]]] = []
+        known = segs.matches.get(token)
+        if known is None:
+            known = segs.matches[token] = {}
+        tags, texts = segs.tags, segs.segments
+        hits: list[tuple[int, int, tuple[tuple[Callable[[Record, Any], None], Any], ...], tuple[str, ...]]] = []
         # One walk over the instance's segments, in order: the hits of a rule come in segment order,
         # as the reference's walk over the segments of each tag gives them.
         for i in own:
-            plan = by_plan.get(tags[i])
-            if plan is None:
-                continue
-            ks, pos0, table, dispatch = plan
-            els = cache[i]
-            if els is None:
-                els = split(i)
-            if dispatch:
-                e, c = pos0
-                got = ""
-                if e < len(els):
-                    el = els[e]
-                    if c < len(el):
-                        got = el[c]
-                candidates = table.get(got)
-                if candidates is None:
-                    continue
-                checks = rest
-            else:
-                candidates = ks
-                checks = conds
-            for k in candidates:
-                ok = True
-                for (e, c), values, negated in checks[k]:
-                    g = None
-                    if e < len(els):
-                        el = els[e]
-                        if c < len(el):
-                            g = el[c]
-                    if ((g or "") in values) == negated:
-                        ok = False
-                        break
-                if ok:
-                    hits.append((k, i, els))
+            text = texts[i]
+            found = known.get(text)
+            if found is None:
+                tag = tags[i]
+                if tag not in by_plan:
+                    found = none
+                else:
+                    found = matches(i, segs)
+                    if not shareable[tag]:
+                        for k, pairs, said in found:
+                            hits.append((k, i, pairs, said))
+                        continue
+                known[text] = found
+            for k, pairs, said in found:
+                hits.append((k, i, pairs, said))
         if not hits:
             return
         if len(hits) > 1:
-            hits.sort()  # (rule, segment) pairs are distinct: the split elements are never compared
-        for k, _, els in hits:
-            for write, value in sets[k]:
-                v = value(els, notes)
-                if v is not None:
-                    write(record, v)
+            hits.sort()  # (rule, segment) pairs are distinct: the values are never compared
+        for _, _, pairs, said in hits:
+            for write, v in pairs:
+                write(record, v)
+            if said:
+                notes.extend(said)
 
     return run
 

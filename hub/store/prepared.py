@@ -229,7 +229,35 @@ class Prepared:
         c = self._compiled(conn.dialect, params[0])
         if c.expanding:
             raise ValueError("run_many does not take expanding parameters")
-        args = self._many_params(c, params)
+        return self._execute_many(conn, c, self._many_params(c, params))
+
+    def run_columns(self, conn: Connection, columns: Mapping[str, Sequence[Any]]) -> int:
+        """`run_many` of the parameter sets given as columns (each name with its value in every set, all
+        of one length), as a caller that makes many sets of a few values has them: no dict is made per
+        set (a vessel call links 24,000 container keys at once). The total rowcount."""
+        count = len(next(iter(columns.values()), ()))
+        if not count:
+            return 0
+        c = self._compiled(conn.dialect, dict.fromkeys(columns))
+        if c.expanding:
+            raise ValueError("run_columns does not take expanding parameters")
+
+        def row(n: int) -> dict[str, Any]:  # for the report of a value refused
+            return {name: column[n] for name, column in columns.items()}
+
+        converted: list[list[Any]] = []
+        for name in c.names:
+            if name in columns:
+                column = list(columns[name])
+            elif name in c.literals:
+                column = [c.literals[name]] * count
+            else:
+                raise KeyError(name)
+            fn = c.processors.get(name)
+            converted.append(self._converted(c, fn, column, row) if fn is not None else column)
+        return self._execute_many(conn, c, self._zipped(c, converted, count))
+
+    def _execute_many(self, conn: Connection, c: _Compiled, args: list[Any]) -> int:
         cursor = conn.connection.cursor()
         try:
             per = self.rows_per_statement
@@ -268,17 +296,22 @@ class Prepared:
                     raise KeyError(name) from None
             fn = c.processors.get(name)
             if fn is not None:
-                column = self._converted(c, fn, column, params)
+                column = self._converted(c, fn, column, params.__getitem__)
             columns.append(column)
+        return self._zipped(c, columns, len(params))
+
+    @staticmethod
+    def _zipped(c: _Compiled, columns: list[list[Any]], count: int) -> list[Any]:
+        """The driver's parameter sets from the columns of the statement's parameters."""
         if c.positional:
-            return list(zip(*columns, strict=True)) if columns else [() for _ in params]
+            return list(zip(*columns, strict=True)) if columns else [() for _ in range(count)]
         names = c.names
         return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if columns else [
-            {} for _ in params]
+            {} for _ in range(count)]
 
     @staticmethod
     def _converted(c: _Compiled, fn: Processor, column: list[Any],
-                   params: Sequence[Mapping[str, Any]]) -> list[Any]:
+                   params: Callable[[int], Mapping[str, Any]]) -> list[Any]:
         out: list[Any] = []
         last: Any = None
         converted: Any = None
@@ -290,7 +323,7 @@ class Prepared:
                 try:
                     converted = fn(value)
                 except Exception as e:
-                    raise _refused(c, params[n], e) from e
+                    raise _refused(c, params(n), e) from e
                 last = value
             out.append(converted)
         return out

@@ -1,15 +1,17 @@
 """A bayplan built from its fragment (correlate._bayplan, one pass of plain steps per record) against the
-straightforward construction it replaced, record by record and in cell order."""
+straightforward construction it replaced, record by record and in cell order; and the encoding it makes
+in the same pass against to_dict()."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.dossier import keys
-from hub.dossier.correlate import _bayplan, _dg, _num, source_of
+from hub.dossier.correlate import Memo, _bayplan, _call_fragment, _dg, _fold_call, _num, source_of
 from hub.dossier.model import Bayplan, BayplanScope, FullEmpty, StowageRecord, Temperature, stable_id
 
 
@@ -60,10 +62,17 @@ def test_bayplan_equals_the_straightforward_construction(stowage: list[dict[str,
     doc = {"message": {"kind": "bayplan", "number": "BP1", "function": "original"}, "stowage": stowage}
     src = source_of("M1", doc)
     frag = {"stowage": stowage, "bayplan": {"full": full}}
-    got, expected = _bayplan(src, frag), reference_bayplan(src, frag)
+    (got, encoded), expected = _bayplan(src, frag), reference_bayplan(src, frag)
     assert got == expected
     assert list(got.records) == list(expected.records)
     assert got.to_dict() == expected.to_dict()
+    # the encoding made in the same pass is to_dict()'s, keys in the same order, and shares no list with
+    # the records (a later change to one must not show in the other)
+    assert json.dumps(encoded) == json.dumps(got.to_dict())
+    for cell, records in got.records.items():
+        assert encoded["records"][cell] is not records
+        for r, d in zip(records, encoded["records"][cell], strict=True):
+            assert d["dg"] is not r.dg and d["handling"] is not r.handling
 
 
 def test_the_stowage_record_fields_are_in_the_order_bayplan_passes_them() -> None:
@@ -71,3 +80,19 @@ def test_the_stowage_record_fields_are_in_the_order_bayplan_passes_them() -> Non
     assert [f.name for f in dataclasses.fields(StowageRecord)] == [
         "cell", "equipment_number", "size_type", "pol", "pod", "final_pod", "transhipment_port", "gross_weight",
         "vgm", "temperature", "dg", "carrier", "bl", "booking", "full_empty", "handling"]
+
+
+@settings(max_examples=60)
+@given(st.lists(st.lists(_record, max_size=6), min_size=1, max_size=3))
+def test_a_folded_call_encodes_its_bayplans_as_to_dict_does(plans: list[list[dict[str, Any]]]) -> None:
+    # _add_bayplan puts each bayplan's encoding in the memo; encode_call then uses it for the call
+    memo = Memo()
+    items = []
+    for n, stowage in enumerate(plans):
+        doc = {"message": {"kind": "bayplan", "number": f"BP{n}", "function": "original"},
+               "call": {"port": "ESALG", "voyage_in": "0712N"}, "stowage": stowage}
+        items.append((source_of(f"M1.{n + 1}", doc), _call_fragment(doc)))
+    vc = _fold_call("VC-1", items, memo)
+    vc.canonicalise()
+    assert all(id(b) in memo.encoded for b in vc.bayplans)
+    assert json.dumps(memo.encode_call(vc)) == json.dumps(vc.to_dict())

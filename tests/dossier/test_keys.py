@@ -342,3 +342,23 @@ def test_parsing_never_raises(value: str, fmt: str) -> None:
     assert s.original == value
     if s.utc is not None:
         assert s.as_datetime() is not None
+
+
+def test_no_letter_or_digit_is_white_space_or_a_hyphen() -> None:
+    # strip_upper, normalise_container and normalise_reference skip their regular expression for a
+    # value of letters and digits only: sound only because of this, over every code point
+    import re
+    import sys
+
+    stripped = re.compile(r"[\s\-]")
+    assert not [c for c in map(chr, range(sys.maxunicode + 1)) if c.isalnum() and stripped.match(c)]
+
+
+@given(st.text(alphabet=st.sampled_from("aZ09-_ \t\n\u00a0\u2003\u00e9\u0661\u00b2\u212b\ufb01ß"), max_size=12)
+       | st.text(max_size=12))
+def test_the_shortcuts_normalise_as_the_regular_expressions_do(raw: str) -> None:
+    import re
+
+    assert keys.strip_upper(raw) == re.sub(r"[\s\-]+", "", raw).upper()
+    assert keys.normalise_container(raw).value == re.sub(r"[\s\-]+", "", raw).upper()
+    assert keys.normalise_reference(raw) == re.sub(r"\s+", "", raw).upper()

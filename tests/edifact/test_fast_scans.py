@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from hub.edifact import validate
 from hub.edifact.validator import line_breaks_may_be_misplaced, separators_may_trail
+from hub.report import Code
 
 texts = st.text(alphabet="AB1:+'?\r\n", max_size=60)
 
@@ -35,3 +36,13 @@ def test_the_issues_are_still_reported() -> None:
                        (b"DTM+137:2025112\n70815:203'", "line-break-in-segment")):
         report = validate(head + body + b"UNT+4+1'UNZ+1+R1'")
         assert code in {i.code.ident for i in report.all_issues()}, (body, report.to_dict())
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=12)
+       | st.lists(st.sampled_from([b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c", b"\xa0", b"\x1c"]),
+                  max_size=8).map(b"".join))
+def test_an_input_of_white_space_only_is_found_empty_as_strip_would_find_it(data: bytes) -> None:
+    # validate_located asks `not data or data.isspace()` rather than copying the input to strip it
+    empty = any(i.code is Code.EMPTY_INPUT for i in validate(data).all_issues())
+    assert empty == (not data.strip())

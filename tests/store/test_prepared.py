@@ -158,3 +158,72 @@ def test_several_rows_per_insert_statement_store_and_count_what_one_per_row_does
         assert got == ["BL0", "BL1", "BL2", "BL3", "BL4"]
     with pytest.raises(sa.exc.IntegrityError), store.transaction() as tx:  # no dossier D2
         statement.run_many(tx._c, [{**row, "dossier_id": "D2"} for row in rows])
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["bl", "container"]), st.sampled_from(["A", "B", "C1", "Salé"]),
+                          st.none() | st.text(max_size=3), st.sampled_from([WHEN, WHEN + timedelta(hours=1)])),
+                min_size=1, max_size=12))
+def test_run_columns_stores_and_counts_what_run_many_does(
+        store: Store, sets: list[tuple[str, str, str | None, datetime]]) -> None:
+    """The same parameter sets as columns (run_columns) and as dicts (run_many): the same rows, in the
+    same order, the same rowcount (repeats skipped alike)."""
+    s = _statements(store.backend)
+    rows = [{"key_type": t, "value": v, "raw": raw, "scope": "", "dossier_id": "D1", "dossier_kind": "vessel_call",
+             "message_id": None, "created_at": when} for t, v, raw, when in sets]
+    k = correlation_keys.c
+    stored = sa.select(k.key_type, k.value, k.raw, k.scope, k.dossier_id, k.dossier_kind, k.message_id,
+                       k.created_at).order_by(k.id)
+    got = []
+    for how in ("many", "columns"):
+        with store.transaction() as tx:
+            tx.insert_dossier("D1", "vessel_call", "expected", {})
+            if how == "many":
+                count = s.insert_keys.run_many(tx._c, rows)
+            else:
+                count = s.insert_keys.run_columns(tx._c, {name: [row[name] for row in rows] for name in _KEY_NAMES})
+            got.append((count, tx._c.execute(stored).all()))
+            tx.delete_dossier("D1")
+    assert got[0] == got[1]
+
+
+def test_run_columns_reports_a_refused_value_as_run_many_does(store: Store) -> None:
+    s = _statements(store.backend)
+    rows = [{"key_type": "bl", "value": f"BL{n}", "raw": None, "scope": "", "dossier_id": "D1",
+             "dossier_kind": "vessel_call", "message_id": None,
+             "created_at": WHEN if n < 2 else datetime(2025, 1, 1)} for n in range(3)]
+    errors = []
+    for how in ("many", "columns"):
+        with store.transaction() as tx:
+            tx.insert_dossier("D1", "vessel_call", "expected", {})
+            with pytest.raises(sa.exc.StatementError, match="naive datetime") as caught:
+                if how == "many":
+                    s.insert_keys.run_many(tx._c, rows)
+                else:
+                    s.insert_keys.run_columns(tx._c, {name: [row[name] for row in rows] for name in _KEY_NAMES})
+            errors.append((str(caught.value.orig), caught.value.params))
+            tx.delete_dossier("D1")
+    assert errors[0] == errors[1]
+
+
+def test_add_keys_of_links_what_add_keys_links(store: Store) -> None:
+    k = correlation_keys.c
+    stored = sa.select(k.key_type, k.value, k.raw, k.scope, k.dossier_id, k.dossier_kind, k.message_id).order_by(k.id)
+    batches = [("VC-1", "vessel_call", [("container", "AMLU7296336", ""), ("port_voyage", "ESALG|0712N", "")]),
+               ("CS-1", "consignment", []),
+               ("CS-2", "consignment", [("bl", "AMLMAN1", ""), ("container", "X", "VC-1")])]
+    got = []
+    for how in ("add_keys", "add_keys_of"):
+        with store.transaction() as tx:
+            for did, kind, _ in batches:
+                tx.insert_dossier(did, kind, "expected", {})
+            if how == "add_keys_of":
+                tx.add_keys_of(batches)
+            else:
+                tx.add_keys([{"key_type": t, "value": v, "scope": scope, "dossier_id": did, "dossier_kind": kind}
+                             for did, kind, keys in batches for t, v, scope in keys])
+            tx.add_keys_of(batches[:1])  # already linked: skipped
+            got.append(tx._c.execute(stored).all())
+            for did, _, _ in batches:
+                tx.delete_dossier(did)
+    assert got[0] == got[1] and len(got[0]) == 4
