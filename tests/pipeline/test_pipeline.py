@@ -12,7 +12,7 @@ import pytest
 from hub.catalog import Catalog
 from hub.config import Settings
 from hub.delivery import Deliverer, DeliveryFailed
-from hub.partners import Partners, load_partners
+from hub.partners import Partners
 from hub.pipeline import Pipeline
 from hub.store import Store
 from hub.store.work import Delivery
@@ -54,18 +54,6 @@ partners:
         when: {call.port: NLRTM}
         via: folder
 """
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.defaults(tmp_path)
-
-
-@pytest.fixture
-def partners(tmp_path: Path, settings: Settings) -> Partners:
-    path = tmp_path / "partners.yaml"
-    path.write_text(PARTNERS)
-    return load_partners(path, settings)
 
 
 @pytest.fixture(scope="module")

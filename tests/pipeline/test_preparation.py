@@ -15,12 +15,12 @@ import pytest
 from hub.catalog import Catalog
 from hub.config import Settings
 from hub.mapping.registry import MappingRegistry
-from hub.partners import Partners, load_partners
+from hub.partners import Partners
 from hub.pipeline import Pipeline
 from hub.preparation import Failed, Preparation, ProcessPreparer, prepare
 from hub.store import Store
 
-from .test_pipeline import PARTNERS, SAMPLES
+from .test_pipeline import SAMPLES
 
 INPUTS = [SAMPLES / "cuscar-d95b.edi", SAMPLES / "baplie-smdg22.edi", SAMPLES / "iftmin-d96a.edi",
           SAMPLES / "invalid" / "codeco-wrong-unt-count.edi", SAMPLES / "xml" / "wco-declaration-import.xml",
@@ -37,18 +37,6 @@ def preparer(catalog: Catalog) -> Any:
     helpers = ProcessPreparer(catalog, 1)
     yield helpers
     helpers.close()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.defaults(tmp_path)
-
-
-@pytest.fixture
-def partners(tmp_path: Path, settings: Settings) -> Partners:
-    path = tmp_path / "partners.yaml"
-    path.write_text(PARTNERS)
-    return load_partners(path, settings)
 
 
 def plain(prepared: Preparation | Failed) -> Any:
