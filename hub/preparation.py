@@ -148,11 +148,14 @@ class PendingBatch:
     def result(self) -> list[Outcome]:
         if self.future is not None:
             try:
-                return self.future.result()
+                prepared = self.future.result()
+                self.owner.batches += 1
+                return prepared
             except BrokenProcessPool:
                 self.owner.broken(self.pool)
             except Exception:  # noqa: BLE001 - pickling trouble, say: the batch is prepared here instead
                 log.warning("the helper process could not prepare a batch; preparing it here", exc_info=True)
+        self.owner.batches_here += 1
         return prepare_many(self.items, self.owner.catalog)
 
 
@@ -166,6 +169,9 @@ class ProcessPreparer:
         self._pool: ProcessPoolExecutor | None = None
         self._registry: MappingRegistry | None = None  # the one the pool's helpers were given
         self._closed = False
+        self.batches = 0  # prepared by the helpers
+        self.batches_here = 0  # prepared by the caller instead (a helper died, or the pool was closed)
+        self.restarts = 0  # pools started again after a helper died
 
     def start(self) -> None:
         """Start the helpers now (they take a second or two to import the hub), not at the first batch."""
@@ -200,6 +206,14 @@ class ProcessPreparer:
             log.warning("a preparation helper process died; starting a new one")
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            self.restarts += 1
+
+    def state(self) -> dict[str, int]:
+        """For /health: helper processes asked for and alive, batches prepared where, restarts."""
+        pool = self._pool
+        alive = sum(p.is_alive() for p in (getattr(pool, "_processes", None) or {}).values()) if pool else 0
+        return {"processes": self.processes, "alive": alive, "batches": self.batches,
+                "batches_here": self.batches_here, "restarts": self.restarts}
 
     def close(self) -> None:
         with self._lock:

@@ -214,6 +214,8 @@ class Hub:
             out["amqp"] = "connected" if self.amqp.connected else "reconnecting"
             if not self.amqp.connected:
                 out["status"] = "degraded"
+        if self.preparer is not None:
+            out["preparation"] = self.preparer.state()
         error = self.partners_file.last_error
         out["partners"] = {"count": len(self.partners()), "last_error": error}
         if error:
@@ -254,6 +256,15 @@ class Hub:
                     for outcome in ("delivered", "failed", "dead"):
                         sent.add_metric([outcome], getattr(hub.deliverer, outcome))
                 yield sent
+                if hub.preparer is not None:
+                    state = hub.preparer.state()
+                    batches = CounterMetricFamily("hub_preparation_batches",
+                                                  "Batches validated and mapped, by where", labels=["where"])
+                    batches.add_metric(["helper"], state["batches"])
+                    batches.add_metric(["pipeline_thread"], state["batches_here"])
+                    yield batches
+                    yield CounterMetricFamily("hub_preparation_restarts",
+                                              "Helper pools started again after a helper died", value=state["restarts"])
 
         registry = CollectorRegistry()
         registry.register(Collector())

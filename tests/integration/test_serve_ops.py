@@ -3,6 +3,7 @@ restart."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -23,6 +24,11 @@ def test_health_and_metrics(hub_factory: HubFactory, tmp_path: Path) -> None:
     assert health["status"] == "ok" and health["store"] == "ok"
     assert health["sftp"] == {"port": hub.sftp_port}
     assert health["partners"] == {"count": 3, "last_error": None}
+    helpers = (os.cpu_count() or 1) > 1  # hub serve's default: a validation helper on 2+ cores
+    if helpers:
+        assert health["preparation"]["processes"] == health["preparation"]["alive"] == 1
+    else:
+        assert "preparation" not in health
     assert _metric(hub.metrics(), "hub_messages", 'status="routed"') == 0
 
     drop = hub.folder_in("KASBAH")
@@ -42,6 +48,9 @@ def test_health_and_metrics(hub_factory: HubFactory, tmp_path: Path) -> None:
     wait_for("the outbox to drain", lambda: hub.health()["outbox"].get("pending", 0) == 0)
     health = hub.health()
     assert health["status"] == "ok" and health["backlog"] == 0
+    if helpers:
+        assert health["preparation"]["batches"] >= 1 and health["preparation"]["batches_here"] == 0
+        assert re.search(r'^hub_preparation_batches_total\{where="helper"\} [1-9]', metrics, re.M), metrics
 
 
 def test_sigterm_with_work_queued_then_restart_processes_everything(hub_factory: HubFactory,

@@ -66,6 +66,7 @@ def test_a_dead_helper_costs_its_batch_nothing(catalog: Catalog) -> None:
         assert [plain(p) for p in helpers.submit(items).result()] == expected  # prepared here instead
         assert [plain(p) for p in helpers.submit(items).result()] == expected  # by new helpers
         assert helpers._pool is not None and helpers._pool is not pool
+        assert helpers.state() == {"processes": 1, "alive": 1, "batches": 2, "batches_here": 1, "restarts": 1}
     finally:
         helpers.close()
 
