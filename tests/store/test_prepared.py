@@ -160,9 +160,13 @@ def test_several_rows_per_insert_statement_store_and_count_what_one_per_row_does
         statement.run_many(tx._c, [{**row, "dossier_id": "D2"} for row in rows])
 
 
+# What a text column of both databases holds: PostgreSQL refuses NUL, and no encoding has surrogates.
+_STORABLE_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=3)
+
+
 @settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["bl", "container"]), st.sampled_from(["A", "B", "C1", "Salé"]),
-                          st.none() | st.text(max_size=3), st.sampled_from([WHEN, WHEN + timedelta(hours=1)])),
+                          st.none() | _STORABLE_TEXT, st.sampled_from([WHEN, WHEN + timedelta(hours=1)])),
                 min_size=1, max_size=12))
 def test_run_columns_stores_and_counts_what_run_many_does(
         store: Store, sets: list[tuple[str, str, str | None, datetime]]) -> None:
