@@ -256,6 +256,12 @@ class Hub:
                     for outcome in ("delivered", "failed", "dead"):
                         sent.add_metric([outcome], getattr(hub.deliverer, outcome))
                 yield sent
+                cache = CounterMetricFamily(
+                    "hub_dossier_cache", "Dossiers the pipeline found in its cache still current (hit) or read "
+                    "from the store (miss): misses on busy calls mean another process wrote them", labels=["outcome"])
+                cache.add_metric(["hit"], sum(p.cache.hits for p in hub.pipelines))
+                cache.add_metric(["miss"], sum(p.cache.misses for p in hub.pipelines))
+                yield cache
                 if hub.preparer is not None:
                     state = hub.preparer.state()
                     batches = CounterMetricFamily("hub_preparation_batches",

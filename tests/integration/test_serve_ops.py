@@ -45,6 +45,8 @@ def test_health_and_metrics(hub_factory: HubFactory, tmp_path: Path) -> None:
     assert _metric(metrics, "hub_messages", 'status="received"') == 0
     assert re.search(r"^hub_intake_journalled_total 3\.0$", metrics, re.M), metrics
     assert re.search(r"^hub_dossiers [1-9]", metrics, re.M), metrics
+    for outcome in ("hit", "miss"):  # how many depends on how the three files fell into batches
+        assert re.search(rf'^hub_dossier_cache_total{{outcome="{outcome}"}} [0-9]', metrics, re.M), metrics
     wait_for("the outbox to drain", lambda: hub.health()["outbox"].get("pending", 0) == 0)
     health = hub.health()
     assert health["status"] == "ok" and health["backlog"] == 0
