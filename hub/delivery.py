@@ -93,7 +93,7 @@ class Deliverer:
         if not due:
             return 0
         partners = self.partners()
-        senders = max(1, getattr(self.settings, "delivery_senders", 1))
+        senders = self.settings.delivery_senders
         if senders > 1 and len(due) > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(senders, thread_name_prefix="delivery-send")

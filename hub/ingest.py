@@ -246,19 +246,18 @@ class StoreRepository:
         return self._with_own_changes(
             kind, key_type, value, known if known is not None else self.tx.find_dossier_ids(key_type, value, kind=kind))
 
-    def guard_new(self, kind: str, index: Iterable[tuple[str, str]]) -> list[str]:
+    def lock_new(self, kind: str, index: Iterable[tuple[str, str]]) -> bool:
         """Before opening a dossier for keys that found none: lock the keys against other processes
-        doing the same (`Transaction.lock_keys`), then look again, since one of them may have opened
-        it since. Without this, two processes filing messages about one new B/L at the same moment
-        opened a dossier each. Returns the dossiers found after the lock, oldest link first."""
+        doing the same (`Transaction.lock_keys`). True when locks were taken: the caller then looks
+        again, since one of them may have opened it since (prefetched answers, which predate the lock,
+        are dropped). Without this, two processes filing messages about one new B/L at the same moment
+        opened a dossier each. False on SQLite, where nobody else can be writing meanwhile."""
         wanted = list(index)
         if not self.tx.lock_keys([(kind, t, v) for t, v in wanted]):
-            return []  # nobody else can be opening one meanwhile
-        found: dict[str, None] = {}
+            return False
         for t, v in wanted:
-            self._found.pop((kind, t, v), None)  # a prefetched answer predates the lock
-            found.update(dict.fromkeys(self.find(kind, t, v)))
-        return list(found)
+            self._found.pop((kind, t, v), None)
+        return True
 
     def find_among(self, kind: str, key_type: str, value: str, among: Iterable[str]) -> list[str]:
         """`find`, restricted to the dossiers `among`: the store is asked about those only (a busy call

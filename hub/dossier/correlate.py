@@ -338,18 +338,10 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
 
 def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: SourceMessage,
             encoded_source: dict[str, Any], fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
-    found: list[str] = []
-    for kt, value in index:
-        for did in repo.find(kind, kt, value):
-            if did not in found:
-                found.append(did)
-    if imo and kind == "vessel_call":
-        found = [d for d in found if _imo_agrees(repo, d, imo)]
-    guard_new = getattr(repo, "guard_new", None)
-    if not found and guard_new is not None:  # another process may be opening it right now
-        found = guard_new(kind, index)
-        if imo and kind == "vessel_call":
-            found = [d for d in found if _imo_agrees(repo, d, imo)]
+    found = _found(repo, kind, index, imo)
+    lock_new = getattr(repo, "lock_new", None)
+    if not found and lock_new is not None and lock_new(kind, index):
+        found = _found(repo, kind, index, imo)  # another process may have opened it meanwhile
     if not found:
         target = repo.new_id(kind)
         stored: dict[str, Any] = {"fragments": {}}
@@ -369,6 +361,18 @@ def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: S
     stored["fragments"][source.message_id] = {"source": encoded_source, **fragment}
     _rebuild(repo, kind, target, stored)
     return target
+
+
+def _found(repo: Repository, kind: str, index: list[tuple[str, str]], imo: str | None) -> list[str]:
+    """The dossiers the keys find, oldest link first; for a call, those whose vessel agrees."""
+    found: list[str] = []
+    for kt, value in index:
+        for did in repo.find(kind, kt, value):
+            if did not in found:
+                found.append(did)
+    if imo and kind == "vessel_call":
+        found = [d for d in found if _imo_agrees(repo, d, imo)]
+    return found
 
 
 def _imo_agrees(repo: Repository, dossier_id: str, imo: str) -> bool:
