@@ -293,7 +293,7 @@ class ContainerNumber(Record):
 
 def normalise_container(raw: str, categories: str = ISO6346_CATEGORIES) -> ContainerNumber:
     """Normalise and validate an equipment number. Never raises; invalid numbers are kept and flagged."""
-    value = raw.upper() if raw.isalnum() else _STRIP.sub("", raw).upper()  # see strip_upper
+    value = strip_upper(raw)
     if not value:
         return ContainerNumber(value, raw, False, ContainerProblem.EMPTY.value)
     if not _CONTAINER_SHAPE.fullmatch(value):
@@ -384,7 +384,7 @@ _LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
 
 def normalise_locode(raw: str) -> str:
     """'ma ptm', 'MA-PTM' -> 'MAPTM'. Does not check the shape: see `is_locode`."""
-    return _STRIP.sub("", raw).upper()
+    return strip_upper(raw)
 
 
 def is_locode(value: str) -> bool:
