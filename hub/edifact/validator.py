@@ -550,12 +550,13 @@ class _Validator:
         first_at: dict[tuple[int, str], int] = {}
         bad = re.compile(pattern)
         pos = sc.starts[0] if sc.starts else 0
-        # One search per offending segment: its characters are then collected by C (findall), so a
-        # segment of ten million lower-case letters costs no more Python than one of ten.
+        # One search per offending segment, then its distinct characters (a set made in C) each tested
+        # once: a segment of ten million lower-case letters costs no more Python than one of ten, and
+        # no list of ten million one-letter strings (findall's) is made either.
         while (mt := bad.search(sc.text, pos)) is not None:
             idx = max(bisect_right(sc.starts, mt.start()) - 1, 0)
             end = sc.starts[idx + 1] if idx + 1 < len(sc.starts) else len(sc.text)
-            for ch in set(bad.findall(sc.text, mt.start(), end)):
+            for ch in [c for c in set(sc.text[mt.start():end]) if bad.fullmatch(c)]:
                 kind = ("undecodable" if "\udc80" <= ch <= "\udcff"
                         else "lower" if ch.islower() and ch.isascii() else "invalid")
                 key = (idx, kind)
