@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import tenacity
 
 from hub.pipeline import work_loop
+from hub.routing import INTERCHANGE_KINDS
 from hub.store import Store
 from hub.store.store import Transaction
 from hub.store.types import utcnow
@@ -149,7 +150,7 @@ class Deliverer:
                     continue
                 tx.mark_delivered(d.id, self.worker)
                 partner = partners.get(d.partner)
-                if partner is not None and d.control_ref and d.kind == "original" and partner.acks.expect_contrl:
+                if partner is not None and d.control_ref and d.kind in INTERCHANGE_KINDS and partner.acks.expect_contrl:
                     minutes = partner.acks.deadline_minutes or self.settings.ack_deadline_minutes
                     tx.expect_ack(delivery_id=d.id, partner=partner.id, control_ref=d.control_ref,
                                   message_refs=[], deadline=now + timedelta(minutes=minutes))

@@ -278,6 +278,22 @@ class ReplyEnvelope:
             test=interchange.test,
         )
 
+    @classmethod
+    def addressed(cls, *, our_id: str, our_qualifier: str | None, recipient: str, recipient_qualifier: str | None,
+                  control_ref: str, now: datetime, syntax_id: str = "UNOC") -> ReplyEnvelope:
+        """The envelope of a message the hub writes on its own (not an answer) to `recipient`, in syntax
+        version 3 and `syntax_id` (UNOC: Latin-1, which the names of this region's parties need)."""
+        if not our_id.strip() or not recipient.strip():
+            raise ValueError("both our_id and recipient must be given")
+        check_control_ref(control_ref)
+        if syntax_id not in _CODECS or syntax_id in _SYNTAX_4_ONLY:
+            raise ValueError(f"cannot write syntax identifier {syntax_id!r} in version 3")
+        return cls(syntax_id=syntax_id, syntax_version="3", sender=_fit(our_id, syntax_id, _LEN_0004),
+                   sender_qualifier=_fit(our_qualifier, syntax_id, _LEN_0007) or None,
+                   recipient=_fit(recipient, syntax_id, _LEN_0004),
+                   recipient_qualifier=_fit(recipient_qualifier, syntax_id, _LEN_0007) or None,
+                   control_ref=control_ref, now=now)
+
     def text(self, value: str | None, max_length: int) -> str:
         """`value` made writable in this envelope and cut to the element's maximum length."""
         return _fit(value, self.syntax_id, max_length)
@@ -293,6 +309,10 @@ class ReplyEnvelope:
         level A defaults (level B's defaults are different characters), and in syntax 4 it names the
         repetition separator. The decimal mark is ".", the ISO 9735 default.
         """
+        return self.serialise_many([(message_ref, identifier, body)])
+
+    def serialise_many(self, messages: Sequence[tuple[str, Sequence[str], Sequence[Segment]]]) -> bytes:
+        """`serialise` of several messages, each (UNH 0062, UNH S009, body), in one interchange."""
         version = int(self.syntax_version)
         test = ["", "", "", "", "", "1"] if self.test else []  # S005 0026 0029 0031 0032, then 0035
         interchange = _ReplyInterchange(
@@ -305,9 +325,10 @@ class ReplyEnvelope:
         )
         interchange.characters = _ServiceCharacters.from_str(":+.?" + ("*" if version >= 4 else " ") + "'")
         interchange.has_una_segment = True
-        message = Message(message_ref, list(identifier))
-        message.add_segments(body)
-        interchange.add_message(message)
+        for message_ref, identifier, body in messages:
+            message = Message(message_ref, list(identifier))
+            message.add_segments(body)
+            interchange.add_message(message)
         return interchange.serialize().encode(self.codec)
 
 

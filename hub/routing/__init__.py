@@ -22,7 +22,13 @@ ROUTE_FIELDS = frozenset({
     "message.recipient",  # UNB recipient; `$self` routes a message to the partner it is addressed to
 })
 
-# What a rule may deliver.
-OUTPUT_FORMATS = frozenset({"original", "json"})
+# What a rule may deliver: the message as received, the touched dossiers as canonical JSON, or a
+# message the hub writes from those dossiers (hub.edifact.status): an IFTSTA status report of the
+# consignments, a CUSRES release notice of those with a customs release.
+OUTPUT_FORMATS = frozenset({"original", "json", "iftsta", "cusres"})
 
-__all__ = ["OUTPUT_FORMATS", "ROUTE_FIELDS"]
+# The deliveries that carry an EDIFACT interchange of their own (its UNB 0020 as the delivery's
+# control_ref), for which the receiver's CONTRL can be expected.
+INTERCHANGE_KINDS = frozenset({"original", "iftsta", "cusres"})
+
+__all__ = ["INTERCHANGE_KINDS", "OUTPUT_FORMATS", "ROUTE_FIELDS"]

@@ -7,10 +7,13 @@ A rule sits in the receiving partner's `receives:` list in partners.yaml:
         from: [MAEU, CMACGM]            # sending partners (default: any)
         when:                           # dossier fields (hub.routing.ROUTE_FIELDS), all must hold
           call.next_port: MAPTM
-        as: original                    # original | json
+        as: original                    # original | json | iftsta | cusres
         via: sftp                       # the partner's channel: sftp (its box), sftp-push, amqp, folder
 
-A message is never routed back to the partner who sent it. Deliveries are identified by (message,
+`iftsta` and `cusres` are messages the hub writes from the consignment dossiers the message touched
+(hub.edifact.status): a status report of each, a release notice of each holding a customs release.
+A rule whose message touched no such dossier delivers nothing. A message is never routed back to the
+partner who sent it. Deliveries are identified by (message,
 `route:<rule number>:<format>`, partner), so routing a message twice adds nothing to the outbox.
 """
 
@@ -91,6 +94,11 @@ def route(tx: Transaction, work: _Work, outcomes: list[Outcome]) -> list[_Plan]:
                 continue
             channel, target = destination(partner, rule.via)
             fmt = rule.output
+            if fmt in _WRITTEN:
+                plan = _written(work, facts, partner, n, fmt, channel, target)
+                if plan is not None:
+                    plans.append(plan)
+                continue
             if fmt == "json":
                 payload = json_payload(facts.canonical())
                 filename, content_type = f"{work._stem()}.json", "application/json"
@@ -103,6 +111,32 @@ def route(tx: Transaction, work: _Work, outcomes: list[Outcome]) -> list[_Plan]:
             plans.append(_Plan(f"route:{n}:{fmt}", partner.id, channel, target, "original" if fmt == "original"
                                else fmt, filename, payload, content_type, control_ref))
     return plans
+
+
+_WRITTEN = {"iftsta": "IFTSTA", "cusres": "CUSRES"}
+
+
+def _written(work: _Work, facts: _Facts, partner: Partner, n: int, fmt: str, channel: str,
+             target: dict[str, Any]) -> _Plan | None:
+    """The delivery of a message the hub writes (`as: iftsta` / `as: cusres`) about the consignments
+    the message touched, addressed to the partner's first UNB id (its hub id when it has none)."""
+    from hub.edifact.status import build_iftsta, build_release_notice
+    from hub.pipeline import HUB_ID, _control_ref, _Plan
+
+    consignments = [facts.doc(c) for c in facts.consignment_ids]
+    if not consignments:
+        return None
+    unb = partner.unb_ids[0] if partner.unb_ids else None
+    purpose = f"route:{n}:{fmt}"
+    control_ref = _control_ref(work.msg.id, f"{purpose}:{partner.id}")
+    build = build_iftsta if fmt == "iftsta" else build_release_notice
+    payload = build(consignments, our_id=work.p.settings.our_unb_id or HUB_ID,
+                    recipient=unb.id if unb else partner.id, recipient_qualifier=unb.qualifier if unb else None,
+                    control_ref=control_ref, now=work.now)
+    if payload is None:
+        return None
+    return _Plan(purpose, partner.id, channel, target, fmt, f"{_WRITTEN[fmt]}_{work._stem()}.edi", payload,
+                 "application/edifact", control_ref)
 
 
 class _Facts:

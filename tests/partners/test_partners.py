@@ -172,7 +172,7 @@ def test_every_problem_of_the_file_at_once_in_line_order(tmp_path: Path) -> None
         ":19: partner HLC: receives[0].from: no partner 'NOBODY' in this file",
         ":21: partner HLC: receives[0].when.call.prot: not a field a rule can test (did you mean 'call.port'?)",
         ":22: partner HLC: receives[0].when.message.function: '$other': the only variable is $self",
-        ":23: partner HLC: receives[0].as: 'pdf' is not one of json, original",
+        ":23: partner HLC: receives[0].as: 'pdf' is not one of cusres, iftsta, json, original",
         ":24: partner HLC: receives[0].via: 'folder': the partner has no such channel (folder needs a folder: "
         "section); it has none",
     ]
