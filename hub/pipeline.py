@@ -520,15 +520,19 @@ class _Work:
             return [], failures
 
     def _is_acknowledgement(self) -> bool:
-        return any(t in ("CONTRL",) for t in self.meta.get("message_types") or [])
+        return any(t in ACK_TYPES for t in self.meta.get("message_types") or [])
 
     def _reconcile_ack(self, tx: Transaction) -> None:
-        """An incoming CONTRL: match it to the interchange the hub sent (UCI 0020)."""
+        """An incoming CONTRL or APERAK: match it to the interchange the hub sent, a CONTRL by its UCI
+        0020, an APERAK by the references it quotes (RFF: the interchange reference, or the document
+        number, which in the hub's own messages is the interchange reference too)."""
         from hub.edifact import segments
+        from hub.edifact.aperak import read_aperaks
 
         if self.partner is None:
             return
-        for seg in segments(self.raw):
+        found = list(segments(self.raw))
+        for seg in found:
             if seg.tag != "UCI":
                 continue
             ref = seg.elements[0] if seg.elements and isinstance(seg.elements[0], str) else None
@@ -536,6 +540,12 @@ class _Work:
             if ref:
                 tx.match_ack(partner=self.partner.id, control_ref=ref, accepted=action in ("7", "8"),
                              ack_message_id=self.msg.id, detail={"action": action})
+        for answer in read_aperaks(found):
+            detail = {"aperak": answer.message_ref, "errors": [list(e) for e in answer.errors]}
+            for ref in answer.references:
+                if tx.match_ack(partner=self.partner.id, control_ref=ref, accepted=answer.accepted,
+                                ack_message_id=self.msg.id, detail=detail, application=True):
+                    break
 
     # -- acknowledgements
 

@@ -8,6 +8,10 @@ content (a container number with a bad check digit, an unknown port call).
 What it never does: read or write files, talk to the network, look at the store, decide whether an
 APERAK is due, or answer a CONTRL or an APERAK (that is how acknowledgement loops start; it raises).
 
+`read_aperaks()` is the other direction: what the APERAKs a partner sends say about the interchanges
+the hub sent it (which references they quote, accepted or not, the errors), for the pipeline to
+match to the acknowledgements it awaits.
+
 The message follows the APERAK segment table of D.96A, which later directories keep in this order
 (they only add an optional DOC group before the references):
 
@@ -31,15 +35,17 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydifact.segments import Segment
 
 from hub.edifact.contrl import ReplyEnvelope, check_control_ref, make_segment
+from hub.edifact.tokenizer import Segment as ReadSegment
 from hub.report import InterchangeReport, Issue, MessageReport, Severity
 
-__all__ = ["build_aperak"]
+__all__ = ["AperakAnswer", "build_aperak", "read_aperaks"]
 
 _DIRECTORY = re.compile(r"D(\d\d)([AB])")
 _MAX_ERRORS = 999  # SG3 repeats 999 times in D.96A (99999 later; the smaller bound fits all)
@@ -152,3 +158,79 @@ def _lines(text: str) -> list[str]:
     kept = list(lines[:_FTX_LINES])
     kept[-1] = kept[-1][:_FTX_LINE - 3] + "..."
     return kept
+
+
+# --- reading the APERAKs a partner sends ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AperakAnswer:
+    """What one received APERAK says.
+
+    references: the values of its RFF segments (C506 1154) in order: among them the UNB 0020 or the
+        document number (BGM 1004) of what it answers, whichever qualifier the partner's guide uses.
+    accepted: BGM 4343 AP / RE when given, else 1225 29 "Accepted without amendment" / 27 "Not
+        accepted", else accepted unless it carries an error (ERC).
+    errors: (ERC code, FTX text) pairs.
+    """
+
+    message_ref: str
+    references: tuple[str, ...]
+    accepted: bool
+    errors: tuple[tuple[str, str], ...]
+
+
+def read_aperaks(segments: Iterable[ReadSegment]) -> list[AperakAnswer]:
+    """The APERAKs among an interchange's segments (other messages are passed over)."""
+    out: list[AperakAnswer] = []
+    current: _Reading | None = None
+    for seg in segments:
+        if seg.tag == "UNH":
+            current = _Reading(_component(seg, 0, 0)) if _component(seg, 1, 0).upper() == "APERAK" else None
+        elif current is None:
+            continue
+        elif seg.tag == "BGM":
+            current.response, current.action = _component(seg, 2, 0), _component(seg, 3, 0).upper()
+        elif seg.tag == "RFF" and _component(seg, 0, 1):
+            current.references.append(_component(seg, 0, 1))
+        elif seg.tag == "ERC":
+            current.errors.append((_component(seg, 0, 0), ""))
+        elif seg.tag == "FTX" and current.errors:
+            lines = seg.elements[3] if len(seg.elements) > 3 else ""
+            text = " ".join(x for x in lines if isinstance(x, str)) if not isinstance(lines, str) else lines
+            code, before = current.errors[-1]
+            current.errors[-1] = (code, f"{before} {text}".strip())
+        elif seg.tag == "UNT":
+            out.append(current.answer())
+            current = None
+    return out
+
+
+@dataclass
+class _Reading:
+    message_ref: str
+    response: str = ""  # BGM 1225
+    action: str = ""  # BGM 4343
+    references: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def answer(self) -> AperakAnswer:
+        verdict = {"AP": True, "RE": False}.get(self.action)
+        if verdict is None:
+            verdict = {"29": True, "27": False}.get(self.response)
+        if verdict is None:
+            verdict = not self.errors
+        return AperakAnswer(self.message_ref, tuple(self.references), verdict, tuple(self.errors))
+
+
+def _component(seg: ReadSegment, element: int, component: int) -> str:
+    """The text at element `element`, component `component` (0-based), '' where there is none."""
+    if element >= len(seg.elements):
+        return ""
+    value = seg.elements[element]
+    if isinstance(value, str):
+        return value if component == 0 else ""
+    if component < len(value):
+        part = value[component]
+        return part if isinstance(part, str) else ""
+    return ""

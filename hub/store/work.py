@@ -305,20 +305,32 @@ class WorkMixin:
             "ack_message_id": None, "detail": None, "created_at": now, "updated_at": now})
 
     def match_ack(self, *, partner: str, control_ref: str, accepted: bool, ack_message_id: str,
-                  detail: Mapping[str, Any] | None = None) -> bool:
+                  detail: Mapping[str, Any] | None = None, application: bool = False) -> bool:
         """Record the acknowledgement of an interchange the hub sent; False if none was expected. A late
-        acknowledgement of an overdue one still counts (it stays visible as having been late)."""
+        acknowledgement of an overdue one still counts (it stays visible as having been late).
+
+        `application`: the answer is an APERAK, the receiver's application's verdict, which a CONTRL
+        (syntax only) arriving after it does not overturn: a rejected APERAK stays the status, and the
+        CONTRL is kept in the detail."""
         e = expected_acks.c
-        row = self._c.execute(sa.select(e.id, e.status).where(e.partner == partner, e.control_ref == control_ref)
-                              ).one_or_none()
+        row = self._c.execute(sa.select(e.id, e.status, e.detail, e.ack_message_id)
+                              .where(e.partner == partner, e.control_ref == control_ref)).one_or_none()
         if row is None:
             return False
+        before = dict(row.detail or {})
         info = dict(detail or {})
-        if row.status == "overdue":
+        if row.status == "overdue" or before.get("late"):
             info["late"] = True
+        status = "accepted" if accepted else "rejected"
+        answered_by = ack_message_id
+        if application:
+            info = {**{k: v for k, v in before.items() if k == "contrl"}, **info, "application": status}
+        elif "application" in before:  # a CONTRL after the APERAK: keep the application's verdict
+            info = {**before, **({"late": True} if info.get("late") else {}),
+                    "contrl": {"accepted": accepted, "message_id": ack_message_id, **(detail or {})}}
+            status, answered_by = row.status, row.ack_message_id
         self._c.execute(expected_acks.update().where(e.id == row.id).values(
-            status="accepted" if accepted else "rejected", ack_message_id=ack_message_id,
-            detail=info or None, updated_at=utcnow()))
+            status=status, ack_message_id=answered_by, detail=info or None, updated_at=utcnow()))
         return True
 
     def mark_overdue_acks(self, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -279,3 +279,35 @@ def test_bad_arguments() -> None:
         aperak(interchange=ic(sender=None))
     with pytest.raises(ValueError):
         aperak(control_ref="a 1")
+
+
+# --- reading APERAKs back ----------------------------------------------------------------------------
+
+
+def test_what_the_writer_wrote_the_reader_reads() -> None:
+    from hub.edifact import segments as read
+    from hub.edifact.aperak import AperakAnswer, read_aperaks
+
+    rejected = aperak(errors=[("E101", "Container MSKU1234565 has a wrong check digit."), ("E205", "x " * 200)])
+    [answer] = read_aperaks(read(rejected))
+    assert answer.message_ref == "1" and answer.references == ("M1", "IC0001") and answer.accepted is False
+    assert answer.errors[0] == ("E101", "CONTAINER MSKU1234565 HAS A WRONG CHECK DIGIT.")
+    assert answer.errors[1][0] == "E205" and answer.errors[1][1].endswith("...")  # five lines, joined
+    assert read_aperaks(read(aperak(errors=[]))) == [AperakAnswer("1", ("M1", "IC0001"), True, ())]
+
+
+@pytest.mark.parametrize(("bgm", "errors", "accepted"), [
+    ("BGM+++29+RE'", "", False),  # 4343 decides over 1225
+    ("BGM+++27'", "", False),
+    ("BGM+++29'", "ERC+X1'", True),  # an accepted message may still list warnings
+    ("BGM'", "ERC+X1'", False),  # nothing stated: an error rejects
+    ("BGM'", "", True),
+])
+def test_the_verdict_of_an_aperak(bgm: str, errors: str, accepted: bool) -> None:
+    from hub.edifact import segments as read
+    from hub.edifact.aperak import read_aperaks
+
+    data = (f"UNB+UNOA:3+A+B+250322:1215+R1'UNH+7+APERAK:D:96A:UN'{bgm}RFF+ZZZ:R0'{errors}UNT+4+7'"
+            f"UNH+8+CONTRL:D:3:UN'UCI+R0+B+A+7'UNT+3+8'UNZ+2+R1'").encode()
+    [answer] = read_aperaks(read(data))  # the CONTRL beside it is not an APERAK
+    assert (answer.message_ref, answer.references, answer.accepted) == ("7", ("R0",), accepted)

@@ -236,6 +236,47 @@ def test_a_contrl_from_the_receiver_is_matched_to_what_the_hub_sent(
     assert matched["status"] == "accepted" and matched["ack_message_id"] == ack_id
 
 
+APERAK_REJECTS = (b"UNB+UNOA:2+DOUANEMA:ZZZ+PORTNETHUB+251127:0905+DOU0002'UNH+1+APERAK:D:96A:UN'"
+                  b"BGM+:::APPLICATION ERROR+APK0001+27+RE'DTM+137:202511270905:203'RFF+ACW:1'"
+                  b"RFF+ZZZ:CUS2511270001'NAD+MS+DOUANEMA'NAD+MR+PORTNETHUB'ERC+B12'"
+                  b"FTX+AAO+++UNKNOWN CONSIGNEE CODE:SEE ANNEX 4'UNT+10+1'UNZ+1+DOU0002'")
+
+
+def test_an_aperak_from_the_receiver_is_matched_and_a_later_contrl_does_not_overturn_it(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
+    assert Deliverer(store, lambda: partners, settings, worker="d").run_once() == 3
+    aperak_id = run(store, catalog, partners, settings, APERAK_REJECTS, partner="DOUANE")
+    stored = store.message(aperak_id, raw=False)
+    assert stored is not None and stored.status == "routed", store.report(aperak_id)
+    assert deliveries(store, aperak_id) == {}  # an APERAK is never answered with another
+    with store.transaction(write=False) as tx:
+        [matched] = tx.expected_acks()
+    assert (matched["control_ref"], matched["status"], matched["ack_message_id"]) == (
+        "CUS2511270001", "rejected", aperak_id)
+    assert matched["detail"]["application"] == "rejected"
+    assert matched["detail"]["errors"] == [["B12", "UNKNOWN CONSIGNEE CODE SEE ANNEX 4"]]
+    # The CONTRL that follows says the syntax was fine: the application's rejection stands.
+    contrl = (b"UNB+UNOA:2+DOUANEMA:ZZZ+PORTNETHUB+251127:0910+DOU0003'UNH+1+CONTRL:D:3:UN'"
+              b"UCI+CUS2511270001+AMLCAS:ZZZ+DOUANEMA:ZZZ+7'UNT+3+1'UNZ+1+DOU0003'")
+    contrl_id = run(store, catalog, partners, settings, contrl, partner="DOUANE")
+    with store.transaction(write=False) as tx:
+        [after] = tx.expected_acks()
+    assert (after["status"], after["ack_message_id"]) == ("rejected", aperak_id)
+    assert after["detail"]["contrl"] == {"accepted": True, "message_id": contrl_id, "action": "7"}
+
+
+def test_an_aperak_quoting_nothing_the_hub_sent_changes_nothing(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
+    Deliverer(store, lambda: partners, settings, worker="d").run_once()
+    stranger = APERAK_REJECTS.replace(b"RFF+ZZZ:CUS2511270001'", b"RFF+ZZZ:SOMETHINGELSE'")
+    run(store, catalog, partners, settings, stranger, partner="DOUANE")
+    with store.transaction(write=False) as tx:
+        [waiting] = tx.expected_acks()
+    assert waiting["status"] == "waiting" and waiting["ack_message_id"] is None
+
+
 def test_an_unanswered_interchange_becomes_overdue(store: Store, catalog: Catalog, partners: Partners,
                                                    settings: Settings) -> None:
     from hub.delivery import check_overdue
