@@ -67,6 +67,11 @@ class FolderWatcher:
         self._seen = current
         return taken
 
+    @property
+    def alive(self) -> bool:
+        """Started and its thread running (a stopped watcher is not alive)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="folder-watcher", daemon=True)

@@ -877,6 +877,11 @@ class SftpServer:
             return int(self._sock.getsockname()[1])
         return self._port
 
+    @property
+    def listening(self) -> bool:
+        """Whether the server accepts connections (started, not stopped, its accept thread alive)."""
+        return self._sock is not None and self._accept_thread is not None and self._accept_thread.is_alive()
+
     def start(self) -> None:
         """Load (or create) the host key, clean staging, recover(), bind and serve in the background."""
         if self._sock is not None:

@@ -201,15 +201,33 @@ class Hub:
     # --- health and metrics --------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
+        """The hub's state, `status` first: "ok"; "degraded" when it works with a part missing (the
+        broker away, so AMQP waits, while SFTP and folders go on; a broken partners.yaml, the last good
+        one still in force); "down" when messages stop moving (the store unreachable, or a thread the
+        hub needs has died), which the HTTP endpoint answers with 503 for a load balancer to see."""
         out: dict[str, Any] = {"status": "ok", "uptime_s": round(time.time() - self.started_at, 1)}
+        down: list[str] = []
         try:
             with self.store.transaction(write=False) as tx:
                 out["backlog"] = tx.unfinished_messages()
                 out["outbox"] = tx.outbox_counts()
             out["store"] = "ok"
         except Exception as exc:
-            out.update(status="degraded", store=f"error: {exc}")
-        out["sftp"] = {"port": self.sftp.port} if self.sftp is not None else None
+            out["store"] = f"error: {exc}"
+            down.append("store")
+        stopping = self.stop_event.is_set()
+        dead = [t.name for t in self.threads if not t.is_alive()]
+        if self.sftp is not None:
+            out["sftp"] = {"port": self.sftp.port, "listening": self.sftp.listening}
+            if not self.sftp.listening:
+                dead.append("sftp")
+        else:
+            out["sftp"] = None
+        if self.folder is not None and not self.folder.alive:
+            dead.append("folder-watcher")
+        out["threads"] = {"running": sum(t.is_alive() for t in self.threads), "dead": dead}
+        if dead and not stopping:
+            down += dead
         if self.amqp is not None:
             out["amqp"] = "connected" if self.amqp.connected else "reconnecting"
             if not self.amqp.connected:
@@ -220,6 +238,8 @@ class Hub:
         out["partners"] = {"count": len(self.partners()), "last_error": error}
         if error:
             out["status"] = "degraded"
+        if down:
+            out.update(status="down", down=down)
         return out
 
     def metrics(self) -> bytes:
@@ -281,15 +301,19 @@ class Hub:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                code = 200
                 if self.path == "/health":
-                    body = json.dumps(hub.health()).encode()
+                    state = hub.health()
+                    body = json.dumps(state).encode()
                     ctype = "application/json"
+                    if state["status"] == "down":
+                        code = 503
                 elif self.path == "/metrics":
                     body, ctype = hub.metrics(), "text/plain; version=0.0.4"
                 else:
                     self.send_error(404)
                     return
-                self.send_response(200)
+                self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -22,7 +22,8 @@ def test_health_and_metrics(hub_factory: HubFactory, tmp_path: Path) -> None:
     hub = hub_factory(Partners.make(tmp_path))
     health = hub.health()
     assert health["status"] == "ok" and health["store"] == "ok"
-    assert health["sftp"] == {"port": hub.sftp_port}
+    assert health["sftp"] == {"port": hub.sftp_port, "listening": True}
+    assert health["threads"]["dead"] == [] and health["threads"]["running"] >= 5 and "down" not in health
     assert health["partners"] == {"count": 3, "last_error": None}
     helpers = (os.cpu_count() or 1) > 1  # hub serve's default: a validation helper on 2+ cores
     if helpers:
