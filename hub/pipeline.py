@@ -147,6 +147,9 @@ class Pipeline:
         self.cache = DossierCache()
         self.preparer = preparer  # None: validation and mapping in this thread
         self._ahead: _Ahead | None = None  # leased and handed to the preparer, to be written next
+        # Several processes on PostgreSQL: each vessel call is written by the worker that owns it.
+        self.shares_calls = store.engine.dialect.name == "postgresql"
+        self.handed = 0  # messages handed to the owner of their call
         from hub.routing.rules import route
 
         self._route = router or route
@@ -228,12 +231,17 @@ class Pipeline:
             self._hand_back([w.msg.id for w in batch.works])
 
     def _write(self, works: list[_Work]) -> int:
+        handed = 0
+        if self.shares_calls:
+            works, handed = self._keep_own_calls(works)
+            if not works:
+                return handed
         results = self._commit_together(works) if all(not w.failed for w in works) else None
         if results is not None:
             for result in results:
                 self._done(result)
-            return len(results)
-        done = 0
+            return len(results) + handed
+        done = handed
         for work in works:
             try:
                 if self.process(work.msg.id) is not None:
@@ -241,6 +249,41 @@ class Pipeline:
             except Exception:  # one message's bug must not stop the others; the lease expires
                 log.exception("processing failed", extra={"message_id": work.msg.id})
         return done
+
+    def _keep_own_calls(self, works: list[_Work]) -> tuple[list[_Work], int]:
+        """The batch's messages whose vessel call this worker owns, and how many it handed to the owners
+        of the others (PostgreSQL, several processes).
+
+        Two processes writing messages of the same calls waited on each other's row locks and read back
+        the dossiers the other had just written (its cache no help): on two vCPUs the pair did less than
+        one process alone. So a worker takes the calls of its batch that nobody holds (`own_calls`, for
+        `CALL_HOLD`, renewed while it goes on writing them) and hands the messages of calls another worker
+        holds to it (`hand_messages`); the owner's next lease takes them. Their validation is done again
+        there: the price of one writer per call. Messages naming no call stay in the batch, and if the
+        hand-over itself fails, the whole batch is written here as before (the row locks keep it right)."""
+        keys = {w.msg.id: _lock_order(w) for w in works if not w.failed}
+        wanted = [k for k in keys.values() if k]
+        if not wanted:
+            return works, 0
+        to: dict[str, list[str]] = {}
+        try:
+            with self.store.transaction() as tx:
+                owners = tx.own_calls(wanted, self.worker, hold=CALL_HOLD)
+                for message_id, key in keys.items():
+                    owner = owners.get(key, self.worker) if key else self.worker
+                    if owner != self.worker:
+                        to.setdefault(owner, []).append(message_id)
+                handed = tx.hand_messages(to, self.worker, lease=HAND_OVER_LEASE) if to else 0
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            log.info("could not share out the calls of a batch (%s); writing it here", type(exc).__name__)
+            return works, 0
+        if handed:
+            self.handed += handed
+            log.debug("%d message(s) handed to the owners of their calls", handed)
+        gone = {message_id for ids in to.values() for message_id in ids}
+        return [w for w in works if w.msg.id not in gone], handed
 
     def _commit_together(self, works: list[_Work], attempts: int = 4) -> list[Processed] | None:
         """Write the results of prepared messages in one transaction; None if it failed (nothing written).
@@ -359,6 +402,12 @@ class _Ahead:
 
     works: list[_Work]
     pending: PendingBatch
+
+
+# How long a worker keeps a vessel call after it last wrote one of its messages, and how long a message
+# handed to a call's owner waits for it before any worker may take it (the owner has died).
+CALL_HOLD = timedelta(seconds=10)
+HAND_OVER_LEASE = timedelta(seconds=30)
 
 
 def _lock_order(work: _Work) -> str:

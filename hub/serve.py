@@ -276,6 +276,9 @@ class Hub:
                     for outcome in ("delivered", "failed", "dead"):
                         sent.add_metric([outcome], getattr(hub.deliverer, outcome))
                 yield sent
+                yield CounterMetricFamily(
+                    "hub_pipeline_handed", "Messages this process's workers handed to the worker that owns their "
+                    "vessel call (several processes on PostgreSQL)", value=sum(p.handed for p in hub.pipelines))
                 cache = CounterMetricFamily(
                     "hub_dossier_cache", "Dossiers the pipeline found in its cache still current (hit) or read "
                     "from the store (miss): misses on busy calls mean another process wrote them", labels=["outcome"])

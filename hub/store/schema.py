@@ -42,6 +42,7 @@ from sqlalchemy import (
 from hub.store.types import UTCDateTime, json_type
 
 __all__ = [
+    "call_owners",
     "correlation_keys",
     "discrepancies",
     "deliveries",
@@ -263,4 +264,16 @@ expected_acks = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("partner", "control_ref", name="uq_expected_acks_partner"),
     Index("ix_expected_acks_status_deadline", "status", "deadline"),
+)
+
+# Which pipeline worker works on which vessel call, when several hub processes share a PostgreSQL store
+# (hub.pipeline: a worker that leases a message of a call another worker owns hands it over, instead of
+# waiting on that call's row locks and reading back what the other wrote). An owner keeps a call while
+# it goes on writing it; a row whose `until` has passed is free for anyone.
+call_owners = Table(
+    "call_owners",
+    metadata,
+    Column("call_key", String(), primary_key=True),  # hub.pipeline's lock order key, e.g. "port_voyage|MAPTM|123E"
+    Column("worker", String(64), nullable=False),  # hub.pipeline.worker_name()
+    Column("until", UTCDateTime(), nullable=False),
 )

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from hub.store.ids import new_id
 from hub.store.prepared import Prepared, chunks
-from hub.store.schema import deliveries, expected_acks, messages
+from hub.store.schema import call_owners, deliveries, expected_acks, messages
 from hub.store.types import utcnow
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
@@ -54,6 +54,10 @@ class Delivery:
     updated_at: datetime
     delivered_at: datetime | None
 
+
+# `claimed_by` of a message one worker leased and handed to another (`hand_messages`): the prefix, then
+# the receiving worker's name.
+HANDED_TO = "to:"
 
 _DELIVERY_LIST_COLUMNS = [c for c in deliveries.c if c.name not in ("payload", "claimed_by", "claimed_until")]
 
@@ -110,11 +114,13 @@ class WorkMixin:
 
     def claim_messages(self, worker: str, *, status: str = "received", limit: int = 20,
                        lease: timedelta = timedelta(minutes=5)) -> list[str]:
-        """Lease up to `limit` messages in `status` (oldest first) whose lease is free or expired."""
+        """Lease up to `limit` messages in `status` (oldest first) whose lease is free or expired, or
+        that another worker handed to this one (`hand_messages`)."""
         now = utcnow()
         m = messages.c
         query = (sa.select(m.id).where(m.status == status,
-                                       sa.or_(m.claimed_until.is_(None), m.claimed_until < now))
+                                       sa.or_(m.claimed_until.is_(None), m.claimed_until < now,
+                                              m.claimed_by == HANDED_TO + worker))
                  .order_by(m.received_at, m.id).limit(limit))
         if self._pg:
             query = query.with_for_update(skip_locked=True)
@@ -124,24 +130,67 @@ class WorkMixin:
                             .values(claimed_by=worker, claimed_until=now + lease))
         return ids
 
+    def own_calls(self, keys: Sequence[str], worker: str, *, hold: timedelta) -> dict[str, str]:
+        """Take, or keep, the vessel calls of `keys` for `worker` for `hold` from now, where no other
+        worker owns them (or its hold has run out); returns each key's owner, `worker` for those it
+        now holds. PostgreSQL only; on SQLite, which one process writes, every call is the caller's."""
+        wanted = sorted(set(keys))
+        if not self._pg or not wanted:
+            return {k: worker for k in wanted}
+        now = utcnow()
+        o = call_owners.c
+        upsert = postgresql.insert(call_owners).values(
+            [{"call_key": k, "worker": worker, "until": now + hold} for k in wanted])
+        # Rows are taken in key order by every worker: two workers wanting overlapping calls do not deadlock.
+        taken = upsert.on_conflict_do_update(
+            index_elements=[o.call_key], set_={"worker": upsert.excluded.worker, "until": upsert.excluded.until},
+            where=sa.or_(o.worker == upsert.excluded.worker, o.until < now)).returning(o.call_key)
+        owners = {k: worker for k in self._c.execute(taken).scalars()}
+        others = [k for k in wanted if k not in owners]
+        if others:
+            owners.update({k: w for k, w in self._c.execute(
+                sa.select(o.call_key, o.worker).where(o.call_key.in_(others))).tuples()})
+        return owners
+
+    def hand_messages(self, to: Mapping[str, Sequence[str]], worker: str, *, lease: timedelta) -> int:
+        """Pass messages `worker` leased to the workers that own their calls ({owner: message ids}):
+        each owner's next `claim_messages` takes them. A hand-over is a lease of its own: if the owner
+        has died, anyone takes the messages once `lease` has run out. Returns how many were handed."""
+        now = utcnow()
+        m = messages.c
+        handed = 0
+        for owner, ids in to.items():
+            for chunk in chunks(list(ids)):
+                handed += self._c.execute(messages.update().where(m.id.in_(chunk), m.claimed_by == worker)
+                                          .values(claimed_by=HANDED_TO + owner, claimed_until=now + lease)).rowcount
+        return handed
+
     def release_leases_of(self, host: str, alive: Callable[[int], bool]) -> int:
         """Hand back the leases held by workers of `host` whose process is gone (a crash, a SIGKILL), so
         a restarted hub takes their work over at once rather than when the leases expire. Workers are
         named host:pid:thread (hub.pipeline.worker_name); `alive(pid)` tells whether that process runs.
-        Workers of other machines are left to their lease expiry: nothing here can tell they died."""
+        Workers of other machines are left to their lease expiry: nothing here can tell they died.
+        The vessel calls such workers owned (`own_calls`) are freed too; they are not counted."""
+
+        def gone(worker: str) -> bool:
+            name = worker.removeprefix(HANDED_TO)
+            pid = name.split(":")[1] if name.count(":") >= 2 else ""
+            return not pid.isdigit() or not alive(int(pid))
+
         released = 0
         for table in (messages, deliveries):
             c = table.c
-            holders = self._c.execute(sa.select(c.claimed_by).where(c.claimed_by.like(f"{host}:%"))
-                                      .distinct()).scalars()
-            dead = []
-            for worker in holders:
-                pid = worker.split(":")[1] if worker.count(":") >= 2 else ""
-                if not pid.isdigit() or not alive(int(pid)):
-                    dead.append(worker)
+            holders = self._c.execute(sa.select(c.claimed_by).where(sa.or_(
+                c.claimed_by.like(f"{host}:%"), c.claimed_by.like(f"{HANDED_TO}{host}:%"))).distinct()).scalars()
+            dead = [worker for worker in holders if gone(worker)]
             if dead:
                 released += self._c.execute(table.update().where(c.claimed_by.in_(dead))
                                             .values(claimed_by=None, claimed_until=None)).rowcount
+        o = call_owners.c
+        owners = self._c.execute(sa.select(o.worker).where(o.worker.like(f"{host}:%")).distinct()).scalars()
+        dead_owners = [worker for worker in owners if gone(worker)]
+        if dead_owners:
+            self._c.execute(call_owners.delete().where(o.worker.in_(dead_owners)))
         return released
 
     def holds_message(self, message_id: str, worker: str) -> bool:

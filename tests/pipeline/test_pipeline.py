@@ -158,8 +158,10 @@ def test_processing_a_message_again_changes_nothing(store: Store, catalog: Catal
                                                     settings: Settings) -> None:
     message_id = run(store, catalog, partners, settings, (SAMPLES / "cuscar-d95b.edi").read_bytes())
     before = (store.counts(), {k: d.id for k, d in deliveries(store, message_id).items()})
-    with store.engine.begin() as conn:  # as if a crash had lost the final status
+    with store.engine.begin() as conn:  # as if a crash had lost the final status (and the restart had
+        # released the dead worker's leases and calls: release_leases_of)
         conn.exec_driver_sql("UPDATE messages SET status = 'received', claimed_by = NULL, claimed_until = NULL")
+        conn.exec_driver_sql("DELETE FROM call_owners")
     assert Pipeline(store, catalog, lambda: partners, settings, worker="w2").run_once() == 1
     assert (store.counts(), {k: d.id for k, d in deliveries(store, message_id).items()}) == before
 
