@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.catalog import Catalog
-from hub.dossier.correlate import Outcome, call_keys
+from hub.dossier.correlate import Outcome, call_keys, prefetch_keys
 from hub.edifact.validator import Options
 from hub.ingest import DossierCache, StoreRepository, correlate_mapped, heap_freezer
 from hub.mapping.run import MessageMapping
@@ -304,6 +304,8 @@ class Pipeline:
                     # One repository for the batch: each dossier it touched is written once, at the
                     # end, in one set of statements for all (on PostgreSQL, round trips saved).
                     repo = StoreRepository(tx, cache=self.cache)
+                    prefetch_keys(repo, [m.document for work in works if work.msg.id in held
+                                         for m in work.mappings if m.document is not None])
                     with repo.deferred():
                         for work in works:
                             work.repo = repo

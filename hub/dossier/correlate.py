@@ -336,6 +336,25 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
     return out
 
 
+def prefetch_keys(repo: Repository, docs: Iterable[dict[str, Any]]) -> None:
+    """Look up at once the keys by which several mapped messages (a pipeline batch) will find their
+    calls and consignments, for a repository that can (`prefetch`): one query per kind and key type
+    instead of one per key and message (on PostgreSQL a round trip each). What the batch itself files
+    meanwhile, the repository overlays on these answers; a new dossier is looked for again under lock."""
+    prefetch = getattr(repo, "prefetch", None)
+    if prefetch is None:
+        return
+    calls: list[tuple[str, str]] = []
+    consignments: list[tuple[str, str]] = []
+    for doc in docs:
+        calls += call_keys(doc.get("call") or {})
+        consignments += [k for c in _consignments_of(doc) for k in _consignment_keys(c)]
+    if calls:
+        prefetch("vessel_call", calls)
+    if consignments:
+        prefetch("consignment", consignments)
+
+
 def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: SourceMessage,
             encoded_source: dict[str, Any], fragment: dict[str, Any], out: Outcome, imo: str | None = None) -> str:
     found = _found(repo, kind, index, imo)
