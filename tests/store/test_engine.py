@@ -10,6 +10,7 @@ import pytest
 
 from hub.store import ENV_VAR, Store, StoreError, new_id, open_store
 from hub.store.engine import SQLITE_BUSY_TIMEOUT_MS, resolve_url
+from tests.conftest import PgDatabases
 
 
 def test_url_from_argument_then_environment_then_default(monkeypatch: pytest.MonkeyPatch,
@@ -95,3 +96,28 @@ def test_ids_are_unique_and_sort_in_creation_order() -> None:
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
+
+
+def test_a_postgresql_connection_that_died_while_idle_is_replaced(pg_databases: PgDatabases,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server ended the pooled connection (a restart, an idle timeout): the next use, after the
+    connection sat idle, tries it first and takes a new one instead of failing."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    import hub.store.engine as engine_module
+
+    pg_store_url = pg_databases.create()
+    with open_store(pg_store_url) as store:
+        with store.engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with store.engine.connect() as conn:  # used a moment ago: no round trip to try it
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() == pid
+        admin = make_url(pg_store_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin, autocommit=True) as other:
+            assert other.execute(f"SELECT pg_terminate_backend({pid})").fetchone() == (True,)
+        monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)  # as if it had sat idle a while
+        store.journal(b"after the restart", channel="cli")
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+        assert store.counts()["messages"] == 1
