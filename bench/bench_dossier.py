@@ -194,15 +194,17 @@ def whole_path(bayplan: bytes, manifest: bytes, workdir: Path) -> dict[str, Any]
         before = store.counts()
         kinds_before = kinds(db)
         with Split() as manifest_split:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             mf = ingest_bytes(manifest, store, catalog, filename="manifest.edi")
             manifest_s = time.perf_counter() - t0
+            manifest_cpu_s = time.process_time() - c0
         after = store.counts()
         kinds_after = kinds(db)
     finally:
         store.close()
     return {"bayplan_s": bayplan_s, "validate_s": split.validate_s, "map_s": split.map_s,
             "rest_s": bayplan_s - split.validate_s - split.map_s, "manifest_s": manifest_s,
+            "manifest_cpu_s": manifest_cpu_s,
             "manifest_analysis_s": manifest_split.validate_s + manifest_split.map_s,
             "manifest_rest_s": manifest_s - manifest_split.validate_s - manifest_split.map_s,
             "bp": bp, "mf": mf, "before": before, "after": after,
@@ -354,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     manifest_s = med("manifest_s")
     time_ok = manifest_s < MANIFEST_TARGET_S
     print(f"manifest correlation (median): {manifest_s:.3f} s  "
-          f"({'meets' if time_ok else 'MISSES'} the target of < {MANIFEST_TARGET_S:g} s)")
+          f"({'meets' if time_ok else 'MISSES'} the target of < {MANIFEST_TARGET_S:g} s); "
+          f"its CPU time {med('manifest_cpu_s'):.3f} s (median; best {best('manifest_cpu_s'):.3f}): the "
+          "path hardly waits, so a slow host slows both alike")
 
     last = runs[-1]
     bp_ok = bool(last["bp"].report and last["bp"].report.accepted)
