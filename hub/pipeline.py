@@ -306,7 +306,7 @@ class Pipeline:
                     repo = StoreRepository(tx, cache=self.cache)
                     prefetch_keys(repo, [m.document for work in works if work.msg.id in held
                                          for m in work.mappings if m.document is not None])
-                    with repo.deferred():
+                    with repo.deferred(), tx.reports_together():
                         for work in works:
                             work.repo = repo
                             if work.msg.id not in held:

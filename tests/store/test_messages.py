@@ -194,3 +194,21 @@ def test_counts(store: Store) -> None:
         "received": 2, "validated": 0, "mapped": 0, "correlated": 1, "routed": 0, "failed": 0, "duplicate": 1}
     assert counts["messages_duplicate"] == 1
     assert {"reports", "dossiers", "correlation_keys", "events", "discrepancies"} <= counts.keys()
+
+
+def test_reports_held_together_are_written_at_the_end_of_the_block_and_not_if_it_raises(store: Store) -> None:
+    ids = [store.journal(f"message {n}".encode(), channel="cli").id for n in range(3)]
+    with store.transaction() as tx:
+        with tx.reports_together():
+            tx.save_report(ids[0], {"n": 1}, accepted=False)
+            tx.save_report(ids[1], {"n": 2}, accepted=True)
+            tx.save_report(ids[0], {"n": 3}, accepted=True)  # the later report of a message replaces it
+            assert tx.report(ids[0]) is None  # held, not yet written
+        assert tx.report(ids[0]) == ({"n": 3}, True) and tx.report(ids[1]) == ({"n": 2}, True)
+        tx.save_report(ids[2], {"n": 4}, accepted=True)  # outside the block: at once
+        assert tx.report(ids[2]) == ({"n": 4}, True)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        with tx.reports_together():
+            tx.save_report(ids[1], {"n": 5}, accepted=False)
+            raise RuntimeError("the batch failed")
+    assert store.report(ids[1]) == ({"n": 2}, True)
