@@ -266,17 +266,8 @@ class ReplyEnvelope:
         syntax_id = interchange.syntax_id or ""
         if syntax_id not in _CODECS or (syntax_id in _SYNTAX_4_ONLY and version != "4"):
             syntax_id = _FALLBACK_SYNTAX
-        return cls(
-            syntax_id=syntax_id,
-            syntax_version=version,
-            sender=_fit(our_id, syntax_id, _LEN_0004),
-            sender_qualifier=_fit(our_qualifier, syntax_id, _LEN_0007) or None,
-            recipient=_fit(interchange.sender, syntax_id, _LEN_0004),
-            recipient_qualifier=_fit(interchange.sender_qualifier, syntax_id, _LEN_0007) or None,
-            control_ref=control_ref,
-            now=now,
-            test=interchange.test,
-        )
+        return cls._fitted(syntax_id, version, our_id, our_qualifier, interchange.sender,
+                           interchange.sender_qualifier, control_ref, now, test=interchange.test)
 
     @classmethod
     def addressed(cls, *, our_id: str, our_qualifier: str | None, recipient: str, recipient_qualifier: str | None,
@@ -288,11 +279,18 @@ class ReplyEnvelope:
         check_control_ref(control_ref)
         if syntax_id not in _CODECS or syntax_id in _SYNTAX_4_ONLY:
             raise ValueError(f"cannot write syntax identifier {syntax_id!r} in version 3")
-        return cls(syntax_id=syntax_id, syntax_version="3", sender=_fit(our_id, syntax_id, _LEN_0004),
+        return cls._fitted(syntax_id, "3", our_id, our_qualifier, recipient, recipient_qualifier, control_ref, now)
+
+    @classmethod
+    def _fitted(cls, syntax_id: str, version: str, our_id: str, our_qualifier: str | None, recipient: str,
+                recipient_qualifier: str | None, control_ref: str, now: datetime, *,
+                test: bool = False) -> ReplyEnvelope:
+        """The envelope with both parties' identifications made writable in `syntax_id`."""
+        return cls(syntax_id=syntax_id, syntax_version=version, sender=_fit(our_id, syntax_id, _LEN_0004),
                    sender_qualifier=_fit(our_qualifier, syntax_id, _LEN_0007) or None,
                    recipient=_fit(recipient, syntax_id, _LEN_0004),
                    recipient_qualifier=_fit(recipient_qualifier, syntax_id, _LEN_0007) or None,
-                   control_ref=control_ref, now=now)
+                   control_ref=control_ref, now=now, test=test)
 
     def text(self, value: str | None, max_length: int) -> str:
         """`value` made writable in this envelope and cut to the element's maximum length."""
