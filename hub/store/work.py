@@ -373,7 +373,9 @@ class WorkMixin:
         status = "accepted" if accepted else "rejected"
         answered_by = ack_message_id
         if application:
-            info = {**{k: v for k, v in before.items() if k == "contrl"}, **info, "application": status}
+            if "contrl" in before:  # a CONTRL kept from after an earlier APERAK
+                info.setdefault("contrl", before["contrl"])
+            info["application"] = status
         elif "application" in before:  # a CONTRL after the APERAK: keep the application's verdict
             info = {**before, **({"late": True} if info.get("late") else {}),
                     "contrl": {"accepted": accepted, "message_id": ack_message_id, **(detail or {})}}
