@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hub.dossier import correlate
@@ -25,6 +25,9 @@ def reference_index(vc: VesselCall) -> list[Key]:
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(records(VesselCall))
 def test_call_index_and_stowage_equal_the_plain_computation(vc: VesselCall) -> None:
+    # A call's bayplans come from distinct messages (correlation attaches a message once); two with the
+    # same message and time have no order between them, so "any order gives the same" cannot hold.
+    assume(len({(b.source_message_id, b.issued_at) for b in vc.bayplans}) == len(vc.bayplans))
     memo = Memo()
     plain = [r for rs in current_stowage(vc).values() for r in rs if r.equipment_number]
     for _ in range(2):  # computed, then from the memo
