@@ -406,41 +406,6 @@ def _instances(node: Node, numbers: list[int]) -> list[Node]:
     return found
 
 
-def _set_step(rule: Rule) -> Step:
-    assert rule.at is not None
-    *groups, tag = rule.at.split("/")
-    numbers = [int(g[2:]) for g in groups]
-    conditions = tuple((_pos(pos), values, negated) for pos, values, negated in rule.conditions)
-    sets = tuple((_writer(target), _value_fn(vs, rule.where)) for target, vs in rule.sets)
-
-    def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
-        if numbers:
-            items = [i for nd in _instances(ctx, numbers) for i in nd.by_tag.get(tag, ())]
-        else:
-            items = ctx.by_tag.get(tag)  # type: ignore[assignment]
-            if not items:
-                return
-        cache = segs.cache
-        for i in items:
-            els = cache[i]
-            if els is None:
-                els = segs.elements(i)
-            ok = True
-            for p, values, negated in conditions:
-                got = _get(els, p)
-                if ((got or "") in values) == negated:
-                    ok = False
-                    break
-            if not ok:
-                continue
-            for write, value in sets:
-                v = value(els, notes)
-                if v is not None:
-                    write(record, v)
-
-    return run
-
-
 def _each_step(rule: Rule) -> Step:
     assert rule.each is not None
     numbers = _group_path(rule.each)
@@ -483,11 +448,12 @@ _SHAREABLE = frozenset({"text", "upper", "number", "int", "weight", "flag", "con
                         "voyage", "imo"})
 
 
-def _block_step(rules: list[Rule]) -> Step:
-    """Consecutive `set` rules on segments of the instance itself, run together: each segment of a tag
-    they read is split once and offered to the rules of its tag (found through their first condition
-    when they all test the same position), and the matches are applied in the reference's order (rule
-    by rule, then segment by segment).
+def _block_step(rules: list[Rule], numbers: list[int]) -> Step:
+    """Consecutive `set` rules on segments at one place (the instance itself, or the instances of one
+    group path below it, `numbers`, such as a consignment's SG5 references), run together: each segment
+    of a tag they read is split once and offered to the rules of its tag (found through their first
+    condition when they all test the same position), and the matches are applied in the reference's
+    order (rule by rule, then segment by segment: the instances of a path come in segment order).
 
     What the rules make of a segment (which of them it passes, the values they read, the notes) depends
     on its text alone, and a bayplan repeats most of its texts (`LOC+11+ESALG:139:6`, `NAD+CA+...`) in
@@ -497,7 +463,7 @@ def _block_step(rules: list[Rule]) -> Step:
     by_tag: dict[str, list[int]] = {}
     for k, r in enumerate(rules):
         assert r.at is not None
-        by_tag.setdefault(r.at, []).append(k)
+        by_tag.setdefault(r.at.rpartition("/")[2], []).append(k)
     conds = [tuple((_pos(pos), values, negated) for pos, values, negated in r.conditions) for r in rules]
     # per tag: (dispatch position, value -> rule numbers) or None (try every rule of the tag)
     plans: list[tuple[str, list[int], Pos | None, dict[str, list[int]]]] = []
@@ -566,7 +532,13 @@ def _block_step(rules: list[Rule]) -> Step:
     token = object()  # this block's entry in `Segments.matches`
 
     def run(ctx: Node, record: Record, segs: Segments, notes: list[str]) -> None:
-        own = ctx.own
+        if numbers:
+            insts = _instances(ctx, numbers)
+            if not insts:
+                return
+            own = insts[0].own if len(insts) == 1 else [i for nd in insts for i in nd.own]
+        else:
+            own = ctx.own
         if not own:
             return
         known = segs.matches.get(token)
@@ -606,18 +578,26 @@ def _block_step(rules: list[Rule]) -> Step:
 
 
 def _steps(rules: tuple[Rule, ...]) -> list[Step]:
+    """The rules as steps: consecutive `set` rules at the same group path (none: the instance itself)
+    as one block, an `each` as its own step."""
     out: list[Step] = []
     block: list[Rule] = []
+    place: str | None = None  # the group path of the rules in `block`
     for r in rules:
-        if r.each is None and r.at is not None and "/" not in r.at:
+        if r.each is None and r.at is not None:
+            at_place = r.at.rpartition("/")[0]
+            if block and at_place != place:
+                out.append(_block_step(block, _group_path(place) if place else []))
+                block = []
             block.append(r)
+            place = at_place
             continue
         if block:
-            out.append(_block_step(block))
+            out.append(_block_step(block, _group_path(place) if place else []))
             block = []
-        out.append(_each_step(r) if r.each is not None else _set_step(r))
+        out.append(_each_step(r))
     if block:
-        out.append(_block_step(block))
+        out.append(_block_step(block, _group_path(place) if place else []))
     return out
 
 
