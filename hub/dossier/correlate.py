@@ -61,6 +61,7 @@ CALL_EVENTS = {"bayplan": "bayplan_received", "manifest": "manifested", "berthin
 CONSIGNMENT_EVENTS = {"manifest": "manifested", "instruction": "si_received", "declaration": "declared",
                       "booking": "booked", "health_certificate": "pre_cleared", "discharge_report": "discharged",
                       "load_report": "loaded"}
+_DIRECTION_VALUES = frozenset(d.value for d in Direction)
 # Equipment movements (COARRI, CODECO) and the consignment events they mean.
 MOVEMENT_EVENTS = {"discharge": "discharged", "load": "loaded", "gate_in": "gated_in", "gate_out": "gated_out"}
 
@@ -223,14 +224,21 @@ def _vessel_imo(call: dict[str, Any]) -> str | None:
 
 
 def _consignment_keys(c: dict[str, Any]) -> list[tuple[str, str]]:
+    """The keys a consignment fragment is found by, normalised as `keys.normalise_key` makes them (B/L
+    and booking without the BAPLIE dummy; the references of a manifest's 5,000 B/Ls go straight to the
+    normalisation of their kind)."""
     out = []
-    for kt, f in (("bl", "master_bl"), ("booking", "booking"), ("customs_ref", "customs_ref"), ("ucr", "ucr")):
-        v = c.get(f)
-        norm = keys.normalise_key(kt, v) if v else None  # type: ignore[arg-type]
+    for kt, f in (("bl", "master_bl"), ("booking", "booking")):
+        norm = keys.real_reference(c.get(f))
+        if norm:
+            out.append((kt, norm))
+    for kt in ("customs_ref", "ucr"):
+        v = c.get(kt)
+        norm = keys.normalise_reference(v) if v else None
         if norm:
             out.append((kt, norm))
     for h in c.get("house_bls") or ():
-        norm = keys.normalise_key("bl", h)  # type: ignore[arg-type]
+        norm = keys.real_reference(h)
         if norm:
             out.append(("bl", norm))
     return out
@@ -316,13 +324,13 @@ def correlate(repo: Repository, source: SourceMessage, doc: dict[str, Any]) -> O
         else:
             out.notes.append("the message names a vessel but no port and voyage or port call reference: "
                              "it was not attached to a vessel call")
-    fragments = _consignments_of(doc)
+    keyed = [(c, _consignment_keys(c)) for c in _consignments_of(doc)]
     prefetch = getattr(repo, "prefetch", None)
-    if prefetch is not None and len(fragments) > 1:
-        prefetch("consignment", [k for c in fragments for k in _consignment_keys(c)])
-    for c in fragments:
+    if prefetch is not None and len(keyed) > 1:
+        prefetch("consignment", [k for _, ks in keyed for k in ks])
+    for c, ks in keyed:
         frag = {"consignment": c, "kind": kind, "call_id": call_id, "call_port": call.get("port")}
-        cid = _attach(repo, "consignment", _consignment_keys(c), source, encoded, frag, out)
+        cid = _attach(repo, "consignment", ks, source, encoded, frag, out)
         out.consignments.append(cid)
     # Calls whose consignments changed get their discrepancies recomputed.
     touched_calls = set(out.calls)
@@ -870,7 +878,7 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
             if c.get(f):
                 setattr(cd, f, c[f])
                 cd.record_source(f, mid)
-        if c.get("direction") in {d.value for d in Direction}:
+        if c.get("direction") in _DIRECTION_VALUES:
             cd.direction = Direction(c["direction"])
             cd.record_source("direction", mid)
             explicit_direction = True
