@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.store import ENV_VAR, Store, StoreError, new_id, open_store
 from hub.store.engine import SQLITE_BUSY_TIMEOUT_MS, resolve_url
+from hub.store.ids import _encode
 from tests.conftest import PgDatabases
 
 
@@ -96,6 +99,14 @@ def test_ids_are_unique_and_sort_in_creation_order() -> None:
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
+
+
+@given(st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1))
+def test_an_id_is_its_time_then_its_random_part_in_crockford_base_32(ms: int, rnd: int) -> None:
+    def digits(value: int, length: int) -> str:  # the definition, one base-32 digit at a time
+        return "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(value >> 5 * k) & 31] for k in reversed(range(length)))
+
+    assert _encode(ms, rnd) == digits(ms, 10) + digits(rnd, 16)
 
 
 def test_a_postgresql_connection_that_died_while_idle_is_replaced(pg_databases: PgDatabases,
