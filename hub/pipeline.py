@@ -156,10 +156,10 @@ class Pipeline:
 
     # --- the worker loop ------------------------------------------------------------------------------
 
-    def run_once(self, limit: int = 20, stop: threading.Event | None = None) -> int:
-        """Lease up to `limit` messages and process them; returns how many were processed. When `stop`
-        is set midway, the leases of the messages not yet begun are handed back at once, so another
-        process (or the next start) need not wait for them to expire.
+    def run_once(self, limit: int | None = None, stop: threading.Event | None = None) -> int:
+        """Lease up to `limit` messages (`[pipeline] batch` when None) and process them; returns how many
+        were processed. When `stop` is set midway, the leases of the messages not yet begun are handed
+        back at once, so another process (or the next start) need not wait for them to expire.
 
         The leased messages are validated and mapped one after the other, then written in ONE
         transaction (a commit and a dozen statements a message less). If anything fails in that
@@ -168,6 +168,7 @@ class Pipeline:
 
         With helper processes (`preparer`), validation and mapping happen there: the next batch is
         leased and handed over before this one is written, so that the two overlap."""
+        limit = limit or self.settings.pipeline_batch
         if self.preparer is None:
             works = self._prepare_here(limit, stop)
         else:

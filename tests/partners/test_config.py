@@ -44,9 +44,11 @@ def test_values_from_the_file_relative_paths_under_home(tmp_path: Path) -> None:
         [pipeline]
         workers = 4
         prepare_processes = 0
+        batch = 100
     """)
     s = load_settings(tmp_path)
     assert s.prepare_processes == 0  # 0 is a choice here (no helper processes), not a mistake
+    assert s.pipeline_batch == 100
     assert s.our_ports == ("MAPTM", "MACAS")
     assert (s.sftp_port, s.sftp_root, s.sftp_host_key) == (2022, tmp_path / "boxes", Path("/etc/hub/host_key"))
     assert (s.amqp_url, s.log_format, s.pipeline_workers) == ("amqp://hub@mq.example/portnet", "json", 4)
@@ -88,11 +90,12 @@ def test_every_problem_named_with_file_key_and_expectation(tmp_path: Path) -> No
         workers = 2
         [pipeline]
         prepare_processes = -1
+        batch = 0
     """)
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path)
     problems = err.value.problems
-    assert len(problems) == 7, problems
+    assert len(problems) == 8, problems
     text = str(err.value)
     assert f"{path}: sftp.prot: unknown key (did you mean 'port'?)" in text
     assert f"{path}: sftp.port: expected a TCP port number from 1 to 65535, got '2022'" in text
@@ -101,6 +104,7 @@ def test_every_problem_named_with_file_key_and_expectation(tmp_path: Path) -> No
     assert "delivery.max_age_s: expected a whole number greater than 0, got 0" in text
     assert "[pipline]: unknown table (did you mean 'pipeline'?)" in text
     assert "pipeline.prepare_processes: expected a whole number, 0 or more, got -1" in text
+    assert "pipeline.batch: expected a whole number greater than 0, got 0" in text
 
 
 def test_a_boolean_is_not_a_number(tmp_path: Path) -> None:
