@@ -249,7 +249,7 @@ def _consignments_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     equipment movements naming a B/L imply (a customs release for a B/L is a fact about that
     consignment). Message-level equipment facts (a manifest's container weights) are copied onto the
     consignment equipment with the same number."""
-    by_number = {keys.normalise_container(e["number"]).value: e for e in doc.get("equipment") or ()
+    by_number = {keys.container_value(e["number"]): e for e in doc.get("equipment") or ()
                  if isinstance(e, dict) and e.get("number")}
     out = []
     for c in doc.get("consignments") or ():
@@ -260,7 +260,7 @@ def _consignments_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
             merged = []
             for e in c["equipment"]:
                 if isinstance(e, dict) and e.get("number"):
-                    extra = by_number.get(keys.normalise_container(e["number"]).value, {})
+                    extra = by_number.get(keys.container_value(e["number"]), {})
                     e = {**{k: v for k, v in extra.items() if k in ("gross_weight", "vgm", "seals")}, **e}
                 merged.append(e)
             c["equipment"] = merged
@@ -917,7 +917,7 @@ def _fold_consignment(cid: str, items: list[tuple[SourceMessage, dict[str, Any]]
         for e in c.get("equipment") or ():
             number = e.get("number") if isinstance(e, dict) else e
             if number:
-                equipment.add(keys.normalise_container(number).value)
+                equipment.add(keys.container_value(number))
         for p in c.get("procedures") or ():
             proc = Procedure(kind=p.get("kind", "customs_declaration"), reference=p.get("reference"),
                              authority=p.get("authority"), status=p.get("status"), decision=p.get("decision"),
@@ -1091,7 +1091,7 @@ def _manifest_weights(consignments: list[tuple[ConsignmentDossier, dict[str, Any
         for _, frag in _ordered(stored, memo):
             for e in frag["consignment"].get("equipment") or ():
                 if isinstance(e, dict) and e.get("number") and e.get("gross_weight") is not None:
-                    out[keys.normalise_container(e["number"]).value] = float(e["gross_weight"])
+                    out[keys.container_value(e["number"])] = float(e["gross_weight"])
     return out
 
 

@@ -305,6 +305,12 @@ def normalise_container(raw: str, categories: str = ISO6346_CATEGORIES) -> Conta
     return ContainerNumber(value, raw, True, None)
 
 
+def container_value(raw: str) -> str:
+    """`normalise_container(raw).value` without the checks: the number a container is indexed and
+    compared under, valid or not (a manifest's 5,000 containers need no check digit for that)."""
+    return strip_upper(raw)
+
+
 def is_valid_container(raw: str) -> bool:
     return normalise_container(raw).valid
 
@@ -468,7 +474,7 @@ def normalise_key(key_type: KeyType, raw: str | None) -> str | None:
         return None
     value: str | None
     if key_type is KeyType.CONTAINER:
-        value = normalise_container(raw).value
+        value = container_value(raw)
     elif key_type is KeyType.IMO:
         value = parse_imo(raw).value
     elif key_type is KeyType.MMSI:

@@ -230,7 +230,7 @@ def _converter(vs: ValueSpec) -> Callable[[str], str] | None:
     if kind == "locode":
         return lambda raw: raw.replace(" ", "").upper()
     if kind == "container":
-        return keys.strip_upper  # normalise_container(raw).value, without the check
+        return keys.container_value
     if kind == "bl":
         return keys.normalise_bl
     if kind == "voyage":

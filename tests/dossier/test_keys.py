@@ -361,4 +361,5 @@ def test_the_shortcuts_normalise_as_the_regular_expressions_do(raw: str) -> None
 
     assert keys.strip_upper(raw) == re.sub(r"[\s\-]+", "", raw).upper()
     assert keys.normalise_container(raw).value == re.sub(r"[\s\-]+", "", raw).upper()
+    assert keys.container_value(raw) == keys.normalise_container(raw).value
     assert keys.normalise_reference(raw) == re.sub(r"\s+", "", raw).upper()
