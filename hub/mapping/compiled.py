@@ -35,31 +35,14 @@ from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 
 class Node:
-    """One group instance (or the message): its own segments (indices in the scan, in order), the same
-    by tag (made when first asked for), and its groups."""
+    """One group instance (or the message): its own segments (indices in the scan, in order) and its
+    groups."""
 
-    __slots__ = ("own", "groups", "_by_tag", "_tags")
+    __slots__ = ("own", "groups")
 
-    def __init__(self, tags: list[str]) -> None:
+    def __init__(self) -> None:
         self.own: list[int] = []
         self.groups: dict[int, list[Node]] = {}
-        self._by_tag: dict[str, list[int]] | None = None
-        self._tags = tags  # of the scan's segments
-
-    @property
-    def by_tag(self) -> dict[str, list[int]]:
-        found = self._by_tag
-        if found is None:
-            found = self._by_tag = {}
-            tags = self._tags
-            for i in self.own:
-                tag = tags[i]
-                lst = found.get(tag)
-                if lst is None:
-                    found[tag] = [i]
-                else:
-                    lst.append(i)
-        return found
 
 
 class _Table:
@@ -107,7 +90,7 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
     tag is in `wanted` are kept (all when None)."""
     top = _table(table, _TABLES)
     tags = sc.tags
-    root = Node(tags)
+    root = Node()
     # frame: [table, index of current item, repetitions of it, node of this group instance]
     stack: list[list[Any]] = [[top, -1, 0, root]]
     for i in range(start, end + 1):
@@ -125,7 +108,7 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
                 if sub is None:
                     node = frame[3]
                 else:
-                    node = Node(tags)
+                    node = Node()
                     frame[3].groups.setdefault(sub.number, []).append(node)
                     stack.append([sub, 0, 1, node])
                 break
@@ -138,7 +121,7 @@ def build_tree(sc: Scan, start: int, end: int, table: GroupRef, wanted: frozense
                 if sub is None:
                     node = frame[3]
                 else:
-                    node = Node(tags)
+                    node = Node()
                     frame[3].groups.setdefault(sub.number, []).append(node)
                     stack.append([sub, 0, 1, node])
                 break
