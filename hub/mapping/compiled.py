@@ -431,9 +431,9 @@ _SHAREABLE = frozenset({"text", "upper", "number", "int", "weight", "flag", "con
                         "voyage", "imo"})
 
 
-def _block_step(rules: list[Rule], numbers: list[int]) -> Step:
-    """Consecutive `set` rules on segments at one place (the instance itself, or the instances of one
-    group path below it, `numbers`, such as a consignment's SG5 references), run together: each segment
+def _block_step(rules: list[Rule], place: str) -> Step:
+    """Consecutive `set` rules on segments at one place, the instance itself ("") or the instances of one
+    group path below it (such as "SG5", a consignment's references), run together: each segment
     of a tag they read is split once and offered to the rules of its tag (found through their first
     condition when they all test the same position), and the matches are applied in the reference's
     order (rule by rule, then segment by segment: the instances of a path come in segment order).
@@ -442,6 +442,7 @@ def _block_step(rules: list[Rule], numbers: list[int]) -> Step:
     on its text alone, and a bayplan repeats most of its texts (`LOC+11+ESALG:139:6`, `NAD+CA+...`) in
     thousands of instances: it is worked out once per distinct text in a run and then looked up. Not for
     the tags whose rules make stamps (dicts, not to be shared between records)."""
+    numbers = _group_path(place) if place else []
     sets = [tuple((_writer(t), _value_fn(vs, r.where)) for t, vs in r.sets) for r in rules]
     by_tag: dict[str, list[int]] = {}
     for k, r in enumerate(rules):
@@ -565,22 +566,22 @@ def _steps(rules: tuple[Rule, ...]) -> list[Step]:
     as one block, an `each` as its own step."""
     out: list[Step] = []
     block: list[Rule] = []
-    place: str | None = None  # the group path of the rules in `block`
+    place = ""  # the group path of the rules in `block`
     for r in rules:
         if r.each is None and r.at is not None:
             at_place = r.at.rpartition("/")[0]
             if block and at_place != place:
-                out.append(_block_step(block, _group_path(place) if place else []))
+                out.append(_block_step(block, place))
                 block = []
             block.append(r)
             place = at_place
             continue
         if block:
-            out.append(_block_step(block, _group_path(place) if place else []))
+            out.append(_block_step(block, place))
             block = []
         out.append(_each_step(r))
     if block:
-        out.append(_block_step(block, _group_path(place) if place else []))
+        out.append(_block_step(block, place))
     return out
 
 
