@@ -307,9 +307,11 @@ class Pipeline:
                     repo = StoreRepository(tx, cache=self.cache)
                     prefetch_keys(repo, [m.document for work in works if work.msg.id in held
                                          for m in work.mappings if m.document is not None])
-                    with repo.deferred(), tx.reports_together():
+                    interchanges = _BatchInterchanges(tx, [w for w in works if w.msg.id in held],
+                                                      self._dedupe_window())
+                    with repo.deferred(), tx.writes_together():
                         for work in works:
-                            work.repo = repo
+                            work.repo, work.interchanges = repo, interchanges
                             if work.msg.id not in held:
                                 log.warning("lease lost; left to its new holder",
                                             extra={"message_id": work.msg.id})
@@ -329,6 +331,9 @@ class Pipeline:
                             exc_info=True)
                 return None
         return None
+
+    def _dedupe_window(self) -> timedelta:
+        return timedelta(hours=getattr(self.settings, "dedupe_window_hours", 72))
 
     def _hand_back(self, ids: Sequence[str]) -> None:
         with self.store.transaction() as tx:
@@ -420,6 +425,32 @@ def _lock_order(work: _Work) -> str:
     return min(found, default="")
 
 
+class _BatchInterchanges:
+    """The duplicate check (same sender and UNB reference within the window) of a batch written in one
+    transaction: one query for the whole batch instead of one a message. It knows the messages of the
+    store (`interchanges_seen`) and, as they are filed, those of the batch (whose writes the transaction
+    holds until its end), so a message sees every earlier one, the batch's included."""
+
+    def __init__(self, tx: Transaction, works: Sequence[_Work], window: timedelta) -> None:
+        self.window = window
+        pairs = {pair for w in works if (pair := w.interchange()) is not None}
+        self.seen = (tx.interchanges_seen(pairs, min(w.msg.received_at for w in works) - window,
+                                          excluding=[w.msg.id for w in works]) if pairs else {})
+
+    def first(self, work: _Work) -> str | None:
+        pair = work.interchange()
+        if pair is None:
+            return None
+        since = work.msg.received_at - self.window
+        return min((message_id for message_id, at in self.seen.get(pair, ())
+                    if at >= since and message_id != work.msg.id), default=None)
+
+    def filed(self, work: _Work, status: str) -> None:
+        pair = work.interchange()
+        if pair is not None and status not in ("failed", "duplicate") and work.msg.duplicate_of is None:
+            self.seen.setdefault(pair, []).append((work.msg.id, work.msg.received_at))
+
+
 class _Work:
     """The processing of one message: `prepare` (no transaction: validation and mapping, the costly
     part), then `commit` (one transaction: store everything)."""
@@ -437,6 +468,7 @@ class _Work:
         self.now = utcnow()
         self.failed = False  # prepare raised
         self.repo: StoreRepository | None = None  # the batch's repository, when committed with others
+        self.interchanges: _BatchInterchanges | None = None  # likewise, the batch's duplicate check
 
     # -- outside the transaction
 
@@ -526,14 +558,22 @@ class _Work:
             if delivery_id:
                 result.deliveries.append(delivery_id)
         tx.set_status(msg.id, result.status, result.reason)  # routed with a reason: not (wholly) filed
+        if self.interchanges is not None:
+            self.interchanges.filed(self, result.status)
         return result
 
-    def _same_interchange(self, tx: Transaction) -> str | None:
+    def interchange(self) -> tuple[str, str] | None:
+        """(sender, UNB reference): what the duplicate check goes by, when the message has both."""
         sender, ref = self.meta.get("sender"), self.meta.get("control_ref")
-        if not sender or not ref:
+        return (sender, ref) if sender and ref else None
+
+    def _same_interchange(self, tx: Transaction) -> str | None:
+        if self.interchanges is not None:
+            return self.interchanges.first(self)
+        pair = self.interchange()
+        if pair is None:
             return None
-        window = timedelta(hours=getattr(self.p.settings, "dedupe_window_hours", 72))
-        return tx.same_interchange(sender, ref, self.msg.received_at - window, self.msg.id)
+        return tx.same_interchange(*pair, self.msg.received_at - self.p._dedupe_window(), self.msg.id)
 
     def _mark_duplicate(self, original: str) -> None:
         """Say so in the report, once (a batch written again marks it again)."""

@@ -26,7 +26,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from types import EllipsisType, TracebackType
@@ -342,6 +342,15 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(dialect)
 
 
+@dataclass
+class HeldWrites:
+    """What `Transaction.writes_together` holds until its block ends."""
+
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> columns to set
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> row
+    deliveries: dict[tuple[str | None, str, str], dict[str, Any]] = field(default_factory=dict)  # identity -> row
+
+
 class Transaction(WorkMixin):
     """One unit of work on one connection: committed when the `with` block ends, rolled back if it raises.
 
@@ -353,7 +362,7 @@ class Transaction(WorkMixin):
         self._pg = connection.dialect.name == "postgresql"
         self._normalize = key_normalizer
         self._s = _statements(connection.dialect.name)
-        self._held_reports: dict[str, dict[str, Any]] | None = None  # see reports_together
+        self._held: HeldWrites | None = None  # see writes_together
 
     # --- messages -----------------------------------------------------------------------------------
 
@@ -388,43 +397,61 @@ class Transaction(WorkMixin):
         `current`: the message's `meta` as the caller read it in this transaction, or by a lease it
         holds (the pipeline), sparing a read of it."""
         columns, extra = _split_meta(meta)
+        held = self._held.messages.get(message_id) if self._held is not None else None
         if extra:
-            had = (self._s.message_meta.run(self._c, {"b_id": message_id}).scalar_one_or_none()
-                   if isinstance(current, EllipsisType) else current)
+            if held is not None and "meta" in held:
+                had = held["meta"]
+            else:
+                had = (self._s.message_meta.run(self._c, {"b_id": message_id}).scalar_one_or_none()
+                       if isinstance(current, EllipsisType) else current)
             columns["meta"] = {**(had or {}), **extra}
-        if not columns:
-            return
-        if self._s.update_message.run(self._c, {**columns, "b_id": message_id}).rowcount == 0:
-            raise NotFound(f"no message {message_id}")
+        if columns:
+            self._update_message(message_id, columns)
 
     def set_status(self, message_id: str, status: str, error: str | None = None) -> None:
         _check(status, STATUSES, "message status")
-        values = {"b_id": message_id, "status": status, "error": error, "status_at": utcnow()}
-        if self._s.update_message.run(self._c, values).rowcount == 0:
+        self._update_message(message_id, {"status": status, "error": error, "status_at": utcnow()})
+
+    def _update_message(self, message_id: str, columns: dict[str, Any]) -> None:
+        if self._held is not None:
+            self._held.messages.setdefault(message_id, {}).update(columns)
+        elif self._s.update_message.run(self._c, {**columns, "b_id": message_id}).rowcount == 0:
             raise NotFound(f"no message {message_id}")
 
     def save_report(self, message_id: str, report: Mapping[str, Any], accepted: bool) -> None:
         """Store the validation report (Report.to_dict()), replacing an earlier one for the message."""
         row = {"message_id": message_id, "report": dict(report), "accepted": bool(accepted), "created_at": utcnow()}
-        if self._held_reports is not None:
-            self._held_reports[message_id] = row
+        if self._held is not None:
+            self._held.reports[message_id] = row
             return
         self._s.upsert_report.run(self._c, row)
 
     @contextmanager
-    def reports_together(self) -> Iterator[None]:
-        """Hold the block's `save_report`s and write them when it ends, all in one `executemany` (a
-        pipeline batch: on PostgreSQL one round trip instead of one a message). Not if the block raises
-        (the transaction is then rolled back anyway). Reports are written, never read, by the pipeline:
-        nothing in the block misses them."""
-        held: dict[str, dict[str, Any]] = {}
-        self._held_reports = held
+    def writes_together(self) -> Iterator[None]:
+        """Hold the block's writes of message fields (`set_meta`, `set_status`: merged per message),
+        reports (`save_report`) and deliveries (`enqueue_delivery`), and write them when it ends, one
+        `executemany` per statement: a pipeline batch then costs PostgreSQL a few round trips, not
+        four a message. Not if the block raises (the transaction is rolled back anyway).
+
+        The block must not read what it holds (a message's status, its report, the outbox): its writes
+        are not in the database yet. The pipeline's batch reads none of them (its duplicate check goes
+        through `interchanges_seen` and keeps its own account of the batch)."""
+        held = self._held = HeldWrites()
         try:
             yield
         finally:
-            self._held_reports = None
-        if held:
-            self._s.upsert_report.run_many(self._c, list(held.values()))
+            self._held = None
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for message_id, columns in held.messages.items():
+            by_columns.setdefault(tuple(sorted(columns)), []).append({**columns, "b_id": message_id})
+        for rows in by_columns.values():
+            if self._s.update_message.run_many(self._c, rows) < len(rows):
+                missing = [r["b_id"] for r in rows if self.message(r["b_id"], raw=False) is None]
+                raise NotFound(f"no message {', '.join(missing)}")
+        if held.reports:
+            self._s.upsert_report.run_many(self._c, list(held.reports.values()))
+        if held.deliveries:
+            self._insert_deliveries(list(held.deliveries.values()))
 
     def report(self, message_id: str) -> tuple[dict[str, Any], bool] | None:
         row = self._c.execute(sa.select(reports.c.report, reports.c.accepted)

@@ -13,11 +13,11 @@ inserted at most once, so routing a message again after a crash adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +27,9 @@ from hub.store.ids import new_id
 from hub.store.prepared import Prepared, chunks
 from hub.store.schema import call_owners, deliveries, expected_acks, messages
 from hub.store.types import utcnow
+
+if TYPE_CHECKING:
+    from hub.store.store import HeldWrites
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 ACK_STATUSES = ("waiting", "accepted", "rejected", "overdue")
@@ -86,9 +89,22 @@ _SAME_INTERCHANGE = Prepared(sa.select(messages.c.id)
                                     messages.c.id != sa.bindparam("b_not"), messages.c.duplicate_of.is_(None),
                                     messages.c.status.not_in(("failed", "duplicate")))
                              .order_by(messages.c.id).limit(1))
-_ENQUEUE = {pg: Prepared((postgresql.insert if pg else sqlite.insert)(deliveries).on_conflict_do_nothing(
-    index_elements=[deliveries.c.message_id, deliveries.c.purpose, deliveries.c.partner],
-).returning(deliveries.c.id)) for pg in (False, True)}
+_INTERCHANGES_SEEN = Prepared(sa.select(messages.c.id, messages.c.sender, messages.c.control_ref,
+                                        messages.c.received_at)
+                              .where(messages.c.sender.in_(sa.bindparam("b_senders", expanding=True)),
+                                     messages.c.control_ref.in_(sa.bindparam("b_refs", expanding=True)),
+                                     messages.c.received_at >= sa.bindparam("b_since"),
+                                     messages.c.duplicate_of.is_(None),
+                                     messages.c.status.not_in(("failed", "duplicate"))))
+
+
+def _enqueue(pg: bool) -> Any:
+    return (postgresql.insert if pg else sqlite.insert)(deliveries).on_conflict_do_nothing(
+        index_elements=[deliveries.c.message_id, deliveries.c.purpose, deliveries.c.partner])
+
+
+_ENQUEUE = {pg: Prepared(_enqueue(pg).returning(deliveries.c.id)) for pg in (False, True)}
+_ENQUEUE_MANY = {pg: Prepared(_enqueue(pg), rows_per_statement=20) for pg in (False, True)}
 
 
 def _delivery(row: Any, payload: bool) -> Delivery:
@@ -103,6 +119,7 @@ class WorkMixin:
 
     _c: Connection
     _pg: bool
+    _held: HeldWrites | None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -240,6 +257,24 @@ class WorkMixin:
                                                 "b_not": not_id}).scalar_one_or_none()
         return None if found is None else str(found)
 
+    def interchanges_seen(self, pairs: Iterable[tuple[str, str]], since: datetime,
+                          excluding: Iterable[str] = ()) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+        """`same_interchange` for many (sender, UNB reference) pairs at once: the messages received
+        since `since` that such a check would find, as (id, received_at) by pair in id order, leaving
+        out the messages `excluding` (a pipeline batch, which accounts for its own)."""
+        wanted = set(pairs)
+        left_out = set(excluding)
+        out: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+        senders = sorted({sender for sender, _ in wanted})
+        for refs in chunks(sorted({ref for _, ref in wanted}), 500):
+            rows = _INTERCHANGES_SEEN.run(self._c, {"b_senders": senders, "b_refs": refs, "b_since": since}).rows
+            for message_id, sender, ref, received_at in rows:
+                if (sender, ref) in wanted and message_id not in left_out:
+                    out.setdefault((sender, ref), []).append((message_id, received_at))
+        for found in out.values():
+            found.sort()
+        return out
+
     # --- outbox ---------------------------------------------------------------------------------------
 
     def enqueue_delivery(self, *, message_id: str | None, purpose: str, partner: str, channel: str,
@@ -247,19 +282,29 @@ class WorkMixin:
                          content_type: str | None = None, control_ref: str | None = None,
                          not_before: datetime | None = None) -> str | None:
         """Put a delivery in the outbox; returns its id, or None if (message, purpose, partner) is
-        already there (routing run twice)."""
+        already there (routing run twice). Inside `writes_together` the row is written when the block
+        ends, and the id returned is the one it will have: only one held by the block itself is known
+        to be there already (one already in the outbox is left as it is, and the id is never used)."""
         if channel not in DELIVERY_CHANNELS:
             raise ValueError(f"unknown delivery channel {channel!r}; expected one of "
                              f"{', '.join(sorted(DELIVERY_CHANNELS))}")
         now = utcnow()
-        inserted = _ENQUEUE[self._pg].run(self._c, {
+        row = {
             "id": new_id(), "message_id": message_id, "purpose": purpose, "partner": partner,
             "channel": channel, "target": dict(target), "kind": kind, "filename": filename,
             "content_type": content_type, "payload": bytes(payload), "control_ref": control_ref,
             "status": "pending", "attempts": 0, "next_attempt_at": not_before or now, "last_error": None,
             "created_at": now, "updated_at": now, "delivered_at": None, "claimed_by": None,
-            "claimed_until": None}).scalar_one_or_none()
+            "claimed_until": None}
+        if self._held is not None:
+            if self._held.deliveries.setdefault((message_id, purpose, partner), row) is not row:
+                return None
+            return str(row["id"])
+        inserted = _ENQUEUE[self._pg].run(self._c, row).scalar_one_or_none()
         return None if inserted is None else str(inserted)
+
+    def _insert_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        _ENQUEUE_MANY[self._pg].run_many(self._c, rows)
 
     def claim_deliveries(self, worker: str, *, limit: int = 20,
                          lease: timedelta = timedelta(minutes=2)) -> list[Delivery]:

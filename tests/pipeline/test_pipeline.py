@@ -114,6 +114,25 @@ def test_the_same_interchange_twice_is_answered_as_a_duplicate_and_not_processed
     assert store.counts()["dossiers"] == dossiers
 
 
+def test_the_same_interchange_twice_in_one_batch_is_filed_once(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    # One transaction holds the batch's writes until it ends: the second copy must still see the first.
+    data = (SAMPLES / "cuscar-d95b.edi").read_bytes()
+    resent = data.replace(b"251127:0815", b"251127:0915")
+    other = data.replace(b"CUS2511270001", b"CUS2511270009")
+    ids = [store.journal(d, channel="folder", partner="AML", filename=f"{n}.edi").id
+           for n, d in enumerate((data, resent, other))]
+    pipeline = Pipeline(store, catalog, lambda: partners, settings, worker="w1")
+    assert pipeline.run_once() == 3
+    statuses = [store.message(i, raw=False).status for i in ids]  # type: ignore[union-attr]
+    assert statuses == ["routed", "duplicate", "routed"]
+    assert set(deliveries(store, ids[1])) == {"contrl@AML"}
+    assert set(deliveries(store, ids[2])) == {"contrl@AML", "route:1:original@DOUANE", "route:2:json@DOUANE"}
+    # Later, in another batch: a duplicate of the first, found in the store.
+    again = run(store, catalog, partners, settings, data)
+    assert store.message(again, raw=False).status == "duplicate"  # type: ignore[union-attr]
+
+
 def test_a_rejected_interchange_gets_its_errors_back_and_is_not_routed(
         store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
     message_id = run(store, catalog, partners, settings, (SAMPLES / "invalid/cuscar-too-long.edi").read_bytes())

@@ -6,6 +6,7 @@ import hashlib
 import os
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import StatementError
@@ -196,19 +197,72 @@ def test_counts(store: Store) -> None:
     assert {"reports", "dossiers", "correlation_keys", "events", "discrepancies"} <= counts.keys()
 
 
-def test_reports_held_together_are_written_at_the_end_of_the_block_and_not_if_it_raises(store: Store) -> None:
+def test_writes_held_together_are_written_at_the_end_of_the_block_and_not_if_it_raises(store: Store) -> None:
     ids = [store.journal(f"message {n}".encode(), channel="cli").id for n in range(3)]
+    outbox: dict[str, Any] = {"partner": "P", "channel": "folder", "target": {"dir": "/tmp/x"}, "kind": "original",
+              "filename": "f.edi", "payload": b"x"}
     with store.transaction() as tx:
-        with tx.reports_together():
+        with tx.writes_together():
             tx.save_report(ids[0], {"n": 1}, accepted=False)
             tx.save_report(ids[1], {"n": 2}, accepted=True)
             tx.save_report(ids[0], {"n": 3}, accepted=True)  # the later report of a message replaces it
+            tx.set_meta(ids[0], {"sender": "AMLCAS", "control_ref": "R1", "queue": "q"}, current={"a": 1})
+            tx.set_status(ids[0], "routed", "why")
+            tx.set_meta(ids[0], {"recipient": "HUB", "more": 2})  # merged with what the block holds
+            tx.set_status(ids[1], "failed")
+            first = tx.enqueue_delivery(message_id=ids[0], purpose="contrl", **outbox)
+            assert first is not None
+            assert tx.enqueue_delivery(message_id=ids[0], purpose="contrl", **outbox) is None  # held already
             assert tx.report(ids[0]) is None  # held, not yet written
+            assert tx.message(ids[0], raw=False).status == "received"  # type: ignore[union-attr]
+            assert tx.deliveries(message_id=ids[0]) == []
         assert tx.report(ids[0]) == ({"n": 3}, True) and tx.report(ids[1]) == ({"n": 2}, True)
+        m0, m1 = tx.message(ids[0], raw=False), tx.message(ids[1], raw=False)
+        assert m0 is not None and m1 is not None
+        assert (m0.status, m0.error, m0.sender, m0.control_ref) == ("routed", "why", "AMLCAS", "R1")
+        assert m0.recipient == "HUB"
+        assert m0.meta == {"a": 1, "queue": "q", "more": 2}
+        assert (m1.status, m1.sender) == ("failed", None)
+        assert [d.id for d in tx.deliveries(message_id=ids[0])] == [first]
         tx.save_report(ids[2], {"n": 4}, accepted=True)  # outside the block: at once
         assert tx.report(ids[2]) == ({"n": 4}, True)
+        # Routed again in a later block: the outbox keeps the delivery it has.
+        with tx.writes_together():
+            tx.enqueue_delivery(message_id=ids[0], purpose="contrl", **outbox)
+        assert [d.id for d in tx.deliveries(message_id=ids[0])] == [first]
     with pytest.raises(RuntimeError), store.transaction() as tx:
-        with tx.reports_together():
+        with tx.writes_together():
             tx.save_report(ids[1], {"n": 5}, accepted=False)
+            tx.set_status(ids[1], "routed")
+            tx.enqueue_delivery(message_id=ids[1], purpose="contrl", **outbox)
             raise RuntimeError("the batch failed")
     assert store.report(ids[1]) == ({"n": 2}, True)
+    assert store.message(ids[1], raw=False).status == "failed"  # type: ignore[union-attr]
+    with store.transaction(write=False) as tx:
+        assert tx.deliveries(message_id=ids[1]) == []
+
+
+def test_a_held_write_to_a_message_that_is_not_there_fails_the_block(store: Store) -> None:
+    with pytest.raises(NotFound, match="no message 01NOTTHERE"), store.transaction() as tx:
+        with tx.writes_together():
+            tx.set_status("01NOTTHERE", "routed")
+
+
+def test_interchanges_seen_answers_same_interchange_for_many_pairs(store: Store) -> None:
+    start = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    old, a, b, failed, c = (store.journal(f"m{n}".encode(), channel="cli", received_at=start + timedelta(minutes=n)).id
+                            for n in range(5))
+    with store.transaction() as tx:
+        for message_id, sender, ref in ((old, "S1", "R1"), (a, "S1", "R1"), (b, "S2", "R1"),
+                                        (failed, "S1", "R2"), (c, "S1", "R3")):
+            tx.set_meta(message_id, {"sender": sender, "control_ref": ref})
+        tx.set_status(failed, "failed")
+    with store.transaction() as tx:
+        at = {message_id: start + timedelta(minutes=n) for n, message_id in enumerate((old, a, b, failed, c))}
+        seen = tx.interchanges_seen([("S1", "R1"), ("S2", "R1"), ("S1", "R2"), ("S2", "R9")], at[a],
+                                    excluding=[b])
+        assert seen == {("S1", "R1"): [(a, at[a])]}  # old is before the window, b left out, failed not counted
+        for sender, ref in (("S1", "R1"), ("S1", "R3")):
+            expected = tx.same_interchange(sender, ref, at[old], "none")
+            found = tx.interchanges_seen([(sender, ref)], at[old]).get((sender, ref), [])
+            assert (found[0][0] if found else None) == expected
