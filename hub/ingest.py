@@ -212,6 +212,8 @@ class StoreRepository:
         self._seen: dict[str, dict[str, dict[str, Any]]] = {}  # discrepancies saved, by dossier and id
         self._depth = 0
         self._found: dict[tuple[str, str, str], list[str]] = {}  # prefetched store look-ups
+        self._locked: set[tuple[str, str, str]] = set()  # keys locked by lock_keys in this transaction
+        self._known_versions: dict[str, int | None] = {}  # read (and locked) by lock_found
         self._persisted: dict[str, dict[str, dict[str, Any]]] = {}  # fragments as the store has them
         self._parts: dict[str, dict[str, Any]] = {}  # parts (hub.store.split_parts) as the store has them
         # Keys as the store has them, where known: written by this repository, or kept with the dossier
@@ -252,12 +254,37 @@ class StoreRepository:
         again, since one of them may have opened it since (prefetched answers, which predate the lock,
         are dropped). Without this, two processes filing messages about one new B/L at the same moment
         opened a dossier each. False on SQLite, where nobody else can be writing meanwhile."""
-        wanted = list(index)
-        if not self.tx.lock_keys([(kind, t, v) for t, v in wanted]):
+        wanted = [(kind, t, v) for t, v in index if (kind, t, v) not in self._locked]
+        if not wanted:
+            return True  # all locked by lock_unfound, and looked up after it
+        if not self.tx.lock_keys(wanted):
             return False
-        for t, v in wanted:
-            self._found.pop((kind, t, v), None)
+        for key in wanted:
+            self._found.pop(key, None)
+            self._locked.add(key)
         return True
+
+    def lock_unfound(self, kind: str, wanted: Iterable[tuple[str, str]]) -> None:
+        """After `prefetch`: lock at once the keys that found no dossier (a batch's messages are about
+        to open dossiers for most of them) and look them up again, since another process may have
+        opened one before the lock. `lock_new` then has nothing left to do for them: a batch costs one
+        lock statement and one look-up per key type, not a lock and a look-up per new dossier."""
+        unfound = [(kind, t, v) for t, v in dict.fromkeys(wanted)
+                   if not self._found.get((kind, t, v)) and (kind, t, v) not in self._locked]
+        if not unfound or not self.tx.lock_keys(unfound):
+            return
+        for key in unfound:
+            self._found.pop(key, None)
+            self._locked.add(key)
+        self.prefetch(kind, [(t, v) for _, t, v in unfound])
+
+    def lock_found(self) -> None:
+        """Read at once the versions of the dossiers the prefetched keys found, locking their rows
+        (PostgreSQL), so that `load` need not ask for each one the cache holds: one statement for a
+        batch instead of one per dossier. Taken in id order, as two processes then take them."""
+        ids = sorted({did for found in self._found.values() for did in found} - self._known_versions.keys())
+        if ids:
+            self._known_versions.update(self.tx.dossier_versions(ids, lock=True))
 
     def find_among(self, kind: str, key_type: str, value: str, among: Iterable[str]) -> list[str]:
         """`find`, restricted to the dossiers `among`: the store is asked about those only (a busy call
@@ -289,7 +316,8 @@ class StoreRepository:
         if doc is not None:
             return doc
         kept = self.cache.take(dossier_id) if self.cache is not None else None
-        if kept is not None and self.tx.dossier_version(dossier_id, lock=True) == kept[0]:
+        if kept is not None and (self._known_versions[dossier_id] if dossier_id in self._known_versions
+                                 else self.tx.dossier_version(dossier_id, lock=True)) == kept[0]:
             assert self.cache is not None
             self.cache.hits += 1
             version, doc, events, persisted, parts, index = kept

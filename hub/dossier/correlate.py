@@ -348,7 +348,9 @@ def prefetch_keys(repo: Repository, docs: Iterable[dict[str, Any]]) -> None:
     """Look up at once the keys by which several mapped messages (a pipeline batch) will find their
     calls and consignments, for a repository that can (`prefetch`): one query per kind and key type
     instead of one per key and message (on PostgreSQL a round trip each). What the batch itself files
-    meanwhile, the repository overlays on these answers; a new dossier is looked for again under lock."""
+    meanwhile, the repository overlays on these answers; a new dossier is looked for again under lock.
+    A repository that can also locks at once the keys that found nothing (`lock_unfound`, for the
+    dossiers the batch is about to open) and the dossiers that were found (`lock_found`)."""
     prefetch = getattr(repo, "prefetch", None)
     if prefetch is None:
         return
@@ -357,10 +359,15 @@ def prefetch_keys(repo: Repository, docs: Iterable[dict[str, Any]]) -> None:
     for doc in docs:
         calls += call_keys(doc.get("call") or {})
         consignments += [k for c in _consignments_of(doc) for k in _consignment_keys(c)]
-    if calls:
-        prefetch("vessel_call", calls)
-    if consignments:
-        prefetch("consignment", consignments)
+    lock_unfound = getattr(repo, "lock_unfound", None)
+    for kind, wanted in (("vessel_call", calls), ("consignment", consignments)):
+        if wanted:
+            prefetch(kind, wanted)
+            if lock_unfound is not None:
+                lock_unfound(kind, wanted)
+    lock_found = getattr(repo, "lock_found", None)
+    if lock_found is not None:
+        lock_found()
 
 
 def _attach(repo: Repository, kind: str, index: list[tuple[str, str]], source: SourceMessage,

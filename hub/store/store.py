@@ -300,6 +300,10 @@ class _Statements:
         version = sa.select(dossiers.c.version).where(dossiers.c.id == sa.bindparam("b_id"))
         self.dossier_version = {False: Prepared(version),
                                 True: Prepared(version.with_for_update() if dialect == "postgresql" else version)}
+        versions = (sa.select(dossiers.c.id, dossiers.c.version)
+                    .where(dossiers.c.id.in_(sa.bindparam("b_ids", expanding=True))).order_by(dossiers.c.id))
+        self.dossier_versions = {False: Prepared(versions),
+                                 True: Prepared(versions.with_for_update() if dialect == "postgresql" else versions)}
         self.messages = {raw: Prepared(sa.select(*_MESSAGE_COLUMNS,
                                                  message_bodies.c.raw if raw else sa.null().label("raw"))
                                        .select_from(messages.join(message_bodies) if raw else messages)
@@ -523,6 +527,15 @@ class Transaction(WorkMixin):
         a copy kept from an earlier transaction is still current. `lock` as in load_dossier."""
         version = self._s.dossier_version[lock].run(self._c, {"b_id": dossier_id}).scalar_one_or_none()
         return None if version is None else int(version)
+
+    def dossier_versions(self, dossier_ids: Iterable[str], *, lock: bool = False) -> dict[str, int | None]:
+        """`dossier_version` for many dossiers at once (None for those there are not); `lock` locks the
+        rows in id order."""
+        out: dict[str, int | None] = dict.fromkeys(dossier_ids)
+        for chunk in chunks(sorted(out), 500):
+            for dossier_id, version in self._s.dossier_versions[lock].run(self._c, {"b_ids": chunk}).rows:
+                out[dossier_id] = int(version)
+        return out
 
     def insert_dossier(self, dossier_id: str, kind: str, status: str, doc: Mapping[str, Any]) -> int:
         """Create a dossier at version 1 (returned); `DossierExists` if the id is taken."""
