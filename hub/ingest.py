@@ -455,9 +455,9 @@ class StoreRepository:
             if gone:
                 tx.delete_parts(did, gone)
             self._parts[did] = parts
-        for did in stored_before:
-            status = str(self._docs[did]["dossier"].get("status") or "")
-            self.versions[did] = tx.update_dossier(did, status, row_docs[did], self.versions[did])
+        new_versions = tx.update_dossiers([(did, str(self._docs[did]["dossier"].get("status") or ""), row_docs[did],
+                                            self.versions[did]) for did in stored_before])
+        self.versions.update(zip(stored_before, new_versions, strict=True))
         tx.insert_dossiers((did, self._kinds[did], str(self._docs[did]["dossier"].get("status") or ""),
                             row_docs[did]) for did in fresh)
         tx.put_parts(new_parts)

@@ -561,6 +561,21 @@ class Transaction(WorkMixin):
             raise ConcurrentUpdate(dossier_id, expected_version, self.dossier_version(dossier_id))
         return int(version)
 
+    def update_dossiers(self, rows: Sequence[tuple[str, str, Mapping[str, Any], int]]) -> list[int]:
+        """`update_dossier` for many (id, status, document, expected version) at once (on PostgreSQL one
+        round trip); their new versions, in order. `ConcurrentUpdate` for the first that was changed."""
+        now = utcnow()
+        answers = self._s.update_dossier.run_many_returning(self._c, [
+            {"b_id": dossier_id, "b_version": expected, "status": status, "document": dict(doc), "updated_at": now}
+            for dossier_id, status, doc, expected in rows])
+        versions = []
+        for (dossier_id, _, _, expected), answer in zip(rows, answers, strict=True):
+            version = answer.scalar_one_or_none()
+            if version is None:
+                raise ConcurrentUpdate(dossier_id, expected, self.dossier_version(dossier_id))
+            versions.append(int(version))
+        return versions
+
     def delete_dossier(self, dossier_id: str) -> bool:
         """Delete a dossier with its keys, events and discrepancies (e.g. a provisional dossier merged
         into another). False if there was none."""

@@ -73,6 +73,21 @@ def test_stale_version_is_a_concurrent_update(store: Store) -> None:
                                    "status": "ARRIVED"}
 
 
+def test_many_dossiers_updated_at_once_get_their_versions_or_a_concurrent_update(store: Store) -> None:
+    with store.transaction() as tx:
+        for n in range(3):
+            tx.insert_dossier(f"C{n}", "vessel_call", "PLANNED", {"n": n})
+        tx.update_dossier("C1", "ARRIVED", {"n": 1}, 1)
+        assert tx.update_dossiers([]) == []
+        assert tx.update_dossiers([("C0", "BERTHED", {"n": 10}, 1), ("C1", "BERTHED", {"n": 11}, 2),
+                                   ("C2", "BERTHED", {"n": 12}, 1)]) == [2, 3, 2]
+    assert [store.dossier(f"C{n}")["n"] for n in range(3)] == [10, 11, 12]  # type: ignore[index]
+    with pytest.raises(ConcurrentUpdate) as info, store.transaction() as tx:
+        tx.update_dossiers([("C0", "DEPARTED", {"n": 20}, 2), ("C1", "DEPARTED", {"n": 21}, 2)])
+    assert (info.value.dossier_id, info.value.expected_version, info.value.actual_version) == ("C1", 2, 3)
+    assert store.dossier("C0")["n"] == 10  # type: ignore[index]
+
+
 def test_updating_a_deleted_dossier_is_a_concurrent_update(store: Store) -> None:
     make_dossier(store)
     with store.transaction() as tx:
