@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.store import Store
+from hub.store import Received, Store
 
 if TYPE_CHECKING:
     from adapters.amqp import AmqpMessage
@@ -62,16 +62,18 @@ class Intake:
             if reason is None:
                 rows.append((m, partner.id if partner else None))
         if rows:
+            received = []
+            for m, partner_id in rows:
+                meta: dict[str, Any] = {"queue": m.queue}
+                for name in ("message_id", "correlation_id", "reply_to", "app_id", "user_id", "content_type"):
+                    value = getattr(m, name)
+                    if value:
+                        meta["amqp_" + name if name != "reply_to" else "reply_to"] = value
+                filename = m.headers.get("x-filename") or m.headers.get("filename")
+                received.append(Received(m.body, "amqp", partner_id, str(filename) if filename else None,
+                                         meta=meta))
             with self.store.transaction(durable=True) as tx:
-                for m, partner_id in rows:
-                    meta: dict[str, Any] = {"queue": m.queue}
-                    for name in ("message_id", "correlation_id", "reply_to", "app_id", "user_id", "content_type"):
-                        value = getattr(m, name)
-                        if value:
-                            meta["amqp_" + name if name != "reply_to" else "reply_to"] = value
-                    filename = m.headers.get("x-filename") or m.headers.get("filename")
-                    tx.journal(m.body, channel="amqp", partner=partner_id,
-                               filename=str(filename) if filename else None, meta=meta)
+                tx.journal_many(received)
             self._woke(len(rows))
         return verdicts
 

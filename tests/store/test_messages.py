@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import StatementError
 
-from hub.store import STATUSES, NotFound, Store
+from hub.store import STATUSES, NotFound, Received, Store
 
 BAPLIE = b"UNB+UNOA:2+MAEU+TMPORT+251127:0815+BAP0001'UNH+1+BAPLIE:D:95B:UN:SMDG22'UNT+2+1'UNZ+1+BAP0001'"
 
@@ -70,6 +70,30 @@ def test_duplicates_are_recorded_and_flagged(store: Store) -> None:
     assert m is not None and m.duplicate_of == first.id and m.raw == BAPLIE and m.channel == "amqp"
     counts = store.counts()
     assert counts["messages"] == 4 and counts["message_bodies"] == 4 and counts["messages_duplicate"] == 2
+
+
+def test_journal_many_records_each_and_flags_duplicates_in_the_batch_and_in_the_store(store: Store) -> None:
+    before = store.journal(BAPLIE, channel="sftp", partner="MAEU")
+    at = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    with store.transaction() as tx:
+        entries = tx.journal_many([
+            Received(b"UNA:+.? 'one", "amqp", "P1", "a.edi", at, {"queue": "q1", "sender": "S1"}),
+            Received(b"two", "amqp", None, None, None, None),
+            Received(BAPLIE, "amqp", "MAEU"),
+            Received(b"UNA:+.? 'one", "amqp", "P1"),
+            Received(b"two", "folder", sha256=hashlib.sha256(b"two").hexdigest()),
+        ])
+        assert tx.journal_many([]) == []
+    assert [e.duplicate_of for e in entries] == [None, None, before.id, entries[0].id, entries[1].id]
+    assert len({e.id for e in entries}) == 5 and [e.id for e in entries] == sorted(e.id for e in entries)
+    first = store.message(entries[0].id)
+    assert first is not None and (first.raw, first.partner, first.filename, first.received_at) == (
+        b"UNA:+.? 'one", "P1", "a.edi", at)
+    assert (first.sender, first.meta, first.status) == ("S1", {"queue": "q1"}, "received")
+    assert entries[4].sha256 == hashlib.sha256(b"two").hexdigest() and entries[4].size == 3
+    with pytest.raises(ValueError, match="unknown channel 'fax'"), store.transaction() as tx:
+        tx.journal_many([Received(b"x", "amqp"), Received(b"y", "fax")])
+    assert store.counts()["messages"] == 6
 
 
 def test_concurrent_journal_of_the_same_bytes_has_one_original(store: Store) -> None:
