@@ -58,9 +58,10 @@ def test_health_and_metrics(hub_factory: HubFactory, tmp_path: Path) -> None:
 
 def test_sigterm_with_work_queued_then_restart_processes_everything(hub_factory: HubFactory,
                                                                      tmp_path: Path) -> None:
-    n = 30
+    n = 120
     # Small batches, so that the stop finds messages no worker has leased yet (a batch leased is finished
-    # or handed back; with the default 60 the 30 could all be in the first).
+    # or handed back; with the default 60 the first two could hold them all), and enough of them that the
+    # hub cannot file them all between the first journal and the stop (30 could be, once).
     hub = hub_factory(Partners.make(tmp_path), toml="[pipeline]\nbatch = 5\n")
     drop = hub.folder_in("KASBAH")
     drop.mkdir(parents=True)
