@@ -180,7 +180,8 @@ correlation_keys = Table(
     Column("dossier_kind", String(32), nullable=False),
     Column("message_id", ID, ForeignKey("messages.id"), nullable=True),  # first seen in
     Column("created_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("key_type", "value", "scope", "dossier_id", name="uq_correlation_keys_identity"),
+    # value first: every look-up gives it, and no plan can then scan all the keys of a type (migration 0006)
+    UniqueConstraint("value", "key_type", "scope", "dossier_id", name="uq_correlation_keys_identity"),
     Index("ix_correlation_keys_dossier_id", "dossier_id"),
 )
 

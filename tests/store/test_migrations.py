@@ -16,7 +16,7 @@ from hub.store.__main__ import main as alembic_main
 from hub.store.engine import create_engine, migrate
 from hub.store.schema import metadata
 
-HEAD = "0005"  # the latest revision: bump with each new migration
+HEAD = "0006"  # the latest revision: bump with each new migration
 
 TABLES = {"messages", "message_bodies", "reports", "dossiers", "dossier_fragments", "correlation_keys", "events",
           "discrepancies", "deliveries", "expected_acks"}
@@ -173,3 +173,41 @@ def test_dossier_parts_read_inline_documents_and_go_back_inline_on_downgrade(emp
         documents = dict(conn.execute(sa.text("SELECT id, document FROM dossiers")).all())
     engine.dispose()
     assert {k: json.loads(v) if isinstance(v, str) else v for k, v in documents.items()} == {"VC-1": old, "VC-2": new}
+
+
+def _identity_columns(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = [u["column_names"] for u in sa.inspect(conn).get_unique_constraints("correlation_keys")
+                     if u["name"] == "uq_correlation_keys_identity"]
+    finally:
+        engine.dispose()
+    assert len(found) == 1
+    return list(found[0])
+
+
+def test_the_keys_unique_index_leads_with_the_value_and_keeps_the_links(empty_url: str) -> None:
+    """0006 reorders the columns of the keys' unique index (Alembic's comparison does not see column
+    order, so this test does): the links stay, still one per type, value, scope and dossier."""
+    alembic_main(["-q", "--url", empty_url, "upgrade", "0005"])
+    assert _identity_columns(empty_url) == ["key_type", "value", "scope", "dossier_id"]
+    engine = create_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO dossiers (id, kind, status, document, version, created_at, updated_at) "
+                             "VALUES ('VC-1', 'vessel_call', 'ANNOUNCED', '{}', 1, :t, :t)"),
+                     {"t": "2026-11-27 08:00:00.000000"})
+        conn.execute(sa.text("INSERT INTO correlation_keys (key_type, value, scope, dossier_id, dossier_kind, "
+                             "created_at) VALUES ('container', 'MSCU1234565', '', 'VC-1', 'vessel_call', :t), "
+                             "('bl', 'MSCU1234565', '', 'VC-1', 'vessel_call', :t)"),
+                     {"t": "2026-11-27 08:00:00.000000"})
+    engine.dispose()
+    alembic_main(["-q", "--url", empty_url, "upgrade", "head"])
+    assert _identity_columns(empty_url) == ["value", "key_type", "scope", "dossier_id"]
+    with open_store(empty_url) as store, store.transaction() as tx:
+        assert tx.find_dossier_ids("container", "MSCU1234565") == ["VC-1"]
+        assert tx.find_dossier_ids("bl", "MSCU1234565") == ["VC-1"]
+        tx.add_keys([{"key_type": "container", "value": "MSCU1234565", "dossier_id": "VC-1"}])  # linked: skipped
+        assert len(tx.keys_of(["VC-1"])["VC-1"]) == 2
+    alembic_main(["-q", "--url", empty_url, "downgrade", "0005"])
+    assert _identity_columns(empty_url) == ["key_type", "value", "scope", "dossier_id"]
