@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from hub.preparation import ProcessPreparer
 from hub.store import Store, open_store
 
 log = logging.getLogger("hub.serve")
+
+IDLE_CALLS_FORGOTTEN = timedelta(days=1)  # a vessel call's owner row outlives its last hold by this much
 
 _LOG_FIELDS = ("message_id", "dossier_id", "delivery_id", "partner", "channel", "status")
 
@@ -178,6 +181,15 @@ class Hub:
                 check_overdue(self.store)
             except Exception:
                 log.exception("overdue check failed")
+            if self.store.backend != "postgresql":  # call owners are for several processes on PostgreSQL
+                continue
+            try:  # housekeeping that needs no thread of its own
+                with self.store.transaction() as tx:
+                    forgotten = tx.forget_idle_calls(IDLE_CALLS_FORGOTTEN)
+                if forgotten:
+                    log.debug("%d vessel call owner row(s) idle for a day deleted", forgotten)
+            except Exception:
+                log.exception("deleting idle call owner rows failed")
 
     def _folder_file(self, path: Path, partner_id: str | None) -> None:
         assert self.intake is not None

@@ -166,8 +166,15 @@ class WorkMixin:
         others = [k for k in wanted if k not in owners]
         if others:
             owners.update({k: w for k, w in self._c.execute(
-                sa.select(o.call_key, o.worker).where(o.call_key.in_(others))).tuples()})
+                sa.select(o.call_key, o.worker).where(o.call_key.in_(others)))})
         return owners
+
+    def forget_idle_calls(self, idle: timedelta) -> int:
+        """Delete the owner rows of the calls nobody has held for `idle`: `own_calls` leaves a row for
+        every call ever written, which is of no use once its hold has long run out (a worker taking the
+        call again makes a new one). Returns how many were deleted."""
+        cutoff = utcnow() - idle
+        return int(self._c.execute(call_owners.delete().where(call_owners.c.until < cutoff)).rowcount or 0)
 
     def hand_messages(self, to: Mapping[str, Sequence[str]], worker: str, *, lease: timedelta) -> int:
         """Pass messages `worker` leased to the workers that own their calls ({owner: message ids}):

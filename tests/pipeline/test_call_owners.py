@@ -107,3 +107,20 @@ def test_the_leases_and_hand_overs_of_a_dead_process_are_released_at_start(store
             "call|1": "host:1:a", "call|3": "host:1:a"}
         assert tx.own_calls(["call|3"], "host:9:z", hold=timedelta(days=1)) == {"call|3": "host:1:a"}
     assert [status(store, m) for m in ids] == [("received", None), ("received", None), ("received", "host:1:a")]
+
+
+def test_owner_rows_of_calls_idle_for_long_are_deleted_and_taken_afresh(store: Store) -> None:
+    if store.engine.dialect.name == "sqlite":
+        with store.transaction() as tx:
+            assert tx.own_calls(["MACAS|V1"], "host:1:a", hold=timedelta(seconds=10)) == {"MACAS|V1": "host:1:a"}
+            assert tx.forget_idle_calls(timedelta(0)) == 0  # SQLite keeps no owner rows
+        return
+    with store.transaction() as tx:
+        tx.own_calls(["MACAS|V1"], "host:1:a", hold=timedelta(seconds=-120))  # a hold run out 2 min ago
+        tx.own_calls(["MACAS|V2"], "host:1:a", hold=timedelta(seconds=10))
+        assert tx.forget_idle_calls(timedelta(hours=1)) == 0  # V1 has been idle 2 minutes only
+        assert tx.forget_idle_calls(timedelta(minutes=1)) == 1
+        assert tx.forget_idle_calls(timedelta(minutes=1)) == 0
+        # the call is anyone's again, and a held one stays its owner's
+        assert tx.own_calls(["MACAS|V1", "MACAS|V2"], "host:2:b", hold=timedelta(seconds=10)) == {
+            "MACAS|V1": "host:2:b", "MACAS|V2": "host:1:a"}
