@@ -12,8 +12,8 @@ depth check, catalog selection with discriminators, validation, document summary
 what the pipeline does before correlation, validation and mapping (`parse_and_validate`, then
 `map_xml` with the shipped mapping specs).
 
-Target (issue 3): the hub's validation and mapping take at most 2x the baseline (median against median). Exit status 0 when met on
-every input, 1 when not. See docs/xml.md for how to read the numbers.
+Target (issue 3): the hub's validation and mapping take at most 2x the baseline (median against
+median). Exit status 0 when met on every input, 1 when not. See docs/xml.md for how to read the numbers.
 """
 
 from __future__ import annotations
