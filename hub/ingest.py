@@ -257,9 +257,14 @@ class StoreRepository:
         wanted = [(kind, t, v) for t, v in index if (kind, t, v) not in self._locked]
         if not wanted:
             return True  # all locked by lock_unfound, and looked up after it
-        if not self.tx.lock_keys(wanted):
+        return self._lock(wanted)
+
+    def _lock(self, keys: list[tuple[str, str, str]]) -> bool:
+        """`Transaction.lock_keys`, then forget the prefetched answers for those keys, which predate
+        the lock. False (nothing done) on SQLite."""
+        if not self.tx.lock_keys(keys):
             return False
-        for key in wanted:
+        for key in keys:
             self._found.pop(key, None)
             self._locked.add(key)
         return True
@@ -271,12 +276,8 @@ class StoreRepository:
         lock statement and one look-up per key type, not a lock and a look-up per new dossier."""
         unfound = [(kind, t, v) for t, v in dict.fromkeys(wanted)
                    if not self._found.get((kind, t, v)) and (kind, t, v) not in self._locked]
-        if not unfound or not self.tx.lock_keys(unfound):
-            return
-        for key in unfound:
-            self._found.pop(key, None)
-            self._locked.add(key)
-        self.prefetch(kind, [(t, v) for _, t, v in unfound])
+        if unfound and self._lock(unfound):
+            self.prefetch(kind, [(t, v) for _, t, v in unfound])
 
     def lock_found(self) -> None:
         """Read at once the versions of the dossiers the prefetched keys found, locking their rows

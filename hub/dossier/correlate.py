@@ -354,22 +354,25 @@ def prefetch_keys(repo: Repository, docs: Iterable[dict[str, Any]]) -> None:
     prefetch = getattr(repo, "prefetch", None)
     if prefetch is None:
         return
-    docs = list(docs)
     calls: list[tuple[str, str]] = []
     consignments: list[tuple[str, str]] = []
+    # The containers stowed on the calls the batch touches (as the memo last saw them, below) and those
+    # its bayplans bring: the refresh of a call looks up which consignments carry them (small bayplans,
+    # `_relevant_consignments`), otherwise once per call and batch.
+    containers: dict[str, None] = {}
     for doc in docs:
         calls += call_keys(doc.get("call") or {})
         consignments += [k for c in _consignments_of(doc) for k in _consignment_keys(c)]
+        stowage = doc.get("stowage") or ()
+        if len(stowage) <= _FEW_STOWED:
+            containers.update((r["equipment"], None) for r in stowage
+                              if isinstance(r, dict) and r.get("cell") and isinstance(r.get("equipment"), str))
     lock_unfound = getattr(repo, "lock_unfound", None)
     for kind, wanted in (("vessel_call", calls), ("consignment", consignments)):
         if wanted:
             prefetch(kind, wanted)
             if lock_unfound is not None:
                 lock_unfound(kind, wanted)
-    # The containers stowed on the calls the batch touches (as the memo last saw them) and those its
-    # bayplans bring: the refresh of a call looks up which consignments carry them (small bayplans,
-    # `_relevant_consignments`), otherwise once per call and batch.
-    containers: dict[str, None] = {}
     memo = _memo(repo)
     if memo is not None:
         for kt, v in dict.fromkeys(calls):
@@ -377,11 +380,6 @@ def prefetch_keys(repo: Repository, docs: Iterable[dict[str, Any]]) -> None:
                 kept = memo.stowed.get(call_id)
                 if kept is not None and len(kept[5]) <= _FEW_STOWED:
                     containers.update(dict.fromkeys(kept[5]))
-    for doc in docs:
-        stowage = doc.get("stowage") or ()
-        if len(stowage) <= _FEW_STOWED:
-            containers.update((r["equipment"], None) for r in stowage
-                              if isinstance(r, dict) and r.get("cell") and isinstance(r.get("equipment"), str))
     if containers:
         prefetch("consignment", [("container", n) for n in containers])
     lock_found = getattr(repo, "lock_found", None)

@@ -397,18 +397,17 @@ class Transaction(WorkMixin):
         for r in received:
             _check(r.channel, CHANNELS, "channel")
         now = utcnow()
-        digests = [r.sha256 or hashlib.sha256(bytes(r.raw)).hexdigest() for r in received]
+        raws = [bytes(r.raw) for r in received]
+        digests = [r.sha256 or hashlib.sha256(raw).hexdigest() for r, raw in zip(received, raws, strict=True)]
         if self._pg and digests:
             # Two hub processes journaling the same bytes at once must not both see "no original".
             # (On SQLite the write transaction already excludes every other writer.)
-            self._c.exec_driver_sql("SELECT pg_advisory_xact_lock(h) FROM unnest(%(hashes)s::bigint[]) AS h "
-                                    "ORDER BY h", {"hashes": sorted({_lock_key(d) for d in digests})})
+            self._advisory_locks(_lock_key(d) for d in digests)
         originals: dict[str, str] = {}
         for chunk in chunks(sorted(set(digests)), 500):
             originals.update(self._s.first_with_digest.run(self._c, {"b_sha256": chunk}).rows)
         rows, bodies, entries = [], [], []
-        for r, digest in zip(received, digests, strict=True):
-            raw = bytes(r.raw)
+        for r, raw, digest in zip(received, raws, digests, strict=True):
             columns, extra = _split_meta(r.meta or {})
             message_id = new_id()
             original = originals.setdefault(digest, message_id)
@@ -583,12 +582,7 @@ class Transaction(WorkMixin):
 
         Raises `ConcurrentUpdate` if another writer got there first (or deleted it).
         """
-        version = self._s.update_dossier.run(self._c, {
-            "b_id": dossier_id, "b_version": expected_version, "status": status, "document": dict(doc),
-            "updated_at": utcnow()}).scalar_one_or_none()
-        if version is None:
-            raise ConcurrentUpdate(dossier_id, expected_version, self.dossier_version(dossier_id))
-        return int(version)
+        return self.update_dossiers([(dossier_id, status, doc, expected_version)])[0]
 
     def update_dossiers(self, rows: Sequence[tuple[str, str, Mapping[str, Any], int]]) -> list[int]:
         """`update_dossier` for many (id, status, document, expected version) at once (on PostgreSQL one
@@ -773,12 +767,17 @@ class Transaction(WorkMixin):
         from its start already, and nothing is done."""
         if not self._pg:
             return False
-        hashes = sorted({int.from_bytes(hashlib.blake2b("|".join(k).encode(), digest_size=8).digest(), "big",
-                                        signed=True) for k in keys})
-        if hashes:
-            self._c.exec_driver_sql("SELECT pg_advisory_xact_lock(h) FROM unnest(%(hashes)s::bigint[]) AS h "
-                                    "ORDER BY h", {"hashes": hashes})
+        self._advisory_locks(int.from_bytes(hashlib.blake2b("|".join(k).encode(), digest_size=8).digest(), "big",
+                                            signed=True) for k in keys)
         return True
+
+    def _advisory_locks(self, hashes: Iterable[int]) -> None:
+        """PostgreSQL transaction-level advisory locks on `hashes`, taken in one statement in ascending
+        order (so that two transactions taking overlapping sets do not deadlock on them)."""
+        ordered = sorted(set(hashes))
+        if ordered:
+            self._c.exec_driver_sql("SELECT pg_advisory_xact_lock(h) FROM unnest(%(hashes)s::bigint[]) AS h "
+                                    "ORDER BY h", {"hashes": ordered})
 
     def find_dossier_ids_among(self, key_type: str, value: str, among: Iterable[str], kind: str) -> list[str]:
         """`find_dossier_ids` (any scope, one kind) restricted to the dossiers `among`, oldest link first."""

@@ -35,7 +35,7 @@ def test_the_containers_of_the_batch_calls_and_bayplans_are_looked_up_at_once() 
                "stowage": [{"cell": "0010102", "equipment": "CSQU3054383"}, {"cell": None, "equipment": "NOCELL1"},
                            {"cell": "0010104"}]}
     manifest = {"call": {"port": "MACAS", "voyage_in": "V2"}, "consignments": [{"master_bl": "BL1"}]}
-    prefetch_keys(repo, iter([bayplan, manifest]))  # any iterable, read more than once
+    prefetch_keys(repo, iter([bayplan, manifest]))  # any iterable
     assert ("vessel_call", [("port_voyage", "MACAS|V1"), ("port_voyage", "MACAS|V2")]) in repo.asked
     assert ("consignment", [("bl", "BL1")]) in repo.asked
     containers = [wanted for kind, wanted in repo.asked if any(t == "container" for t, _ in wanted)]
