@@ -155,28 +155,39 @@ class _XPaths(dict[str, Any]):
         return compiled
 
 
+def xpath_items(xpath: Any, ctx: Any) -> list[Any]:
+    """The nodes a compiled XPath selects (a lone value when it computes one)."""
+    found = xpath(ctx)
+    return found if isinstance(found, list) else [found]
+
+
+def xpath_text(xpath: Any, ctx: Any) -> str | None:
+    """The text of the first node a compiled XPath selects (an element's own text, not its
+    descendants'), or the value it computes; whitespace-normalised, None when empty."""
+    found = xpath(ctx)
+    if isinstance(found, list):
+        if not found:
+            return None
+        first = found[0]
+        text = first if isinstance(first, str) else (first.text or "")
+    else:
+        text = str(found)
+    text = " ".join(text.split())
+    return text or None
+
+
 class XmlSource:
     def __init__(self, namespaces: dict[str, str]) -> None:
         self.ns = namespaces
         self.xpath = compiled_xpaths(namespaces)
 
     def items(self, ctx: Any, path: str) -> list[Any]:
-        found = self.xpath[path](ctx)
-        return found if isinstance(found, list) else [found]
+        return xpath_items(self.xpath[path], ctx)
 
     groups = items
 
     def value(self, item: Any, pos: str) -> str | None:
-        found = self.xpath[pos](item)
-        if isinstance(found, list):
-            if not found:
-                return None
-            first = found[0]
-            text = first if isinstance(first, str) else (first.text or "")
-        else:
-            text = str(found)
-        text = " ".join(text.split())
-        return text or None
+        return xpath_text(self.xpath[pos], item)
 
 
 @dataclass

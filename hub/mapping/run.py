@@ -10,7 +10,8 @@ from typing import Any
 from hub.edifact.directory import Directory
 from hub.edifact.validator import LocatedMessage
 from hub.mapping.compiled import evaluate_edifact
-from hub.mapping.evaluate import XmlSource, evaluate
+from hub.mapping.compiled_xml import evaluate_xml
+from hub.mapping.evaluate import compiled_xpaths
 from hub.mapping.registry import MappingRegistry
 
 
@@ -70,12 +71,13 @@ def map_xml(root: Any, registry: MappingRegistry) -> MessageMapping:
     qname = etree.QName(root)
     spec = None
     for candidate in registry.candidates("xml", qname.localname, namespace=qname.namespace):
-        if candidate.when is None or bool(root.xpath(candidate.when, namespaces=candidate.namespaces)):
+        if candidate.when is None or compiled_xpaths(candidate.namespaces)[f"boolean({candidate.when})"](root):
             spec = candidate
             break
     if spec is None:
         return MessageMapping(None, qname.localname, None, None, None, None,
                               reason=f"no mapping spec for XML {qname.localname} ({qname.namespace})")
-    mapped = evaluate(spec, XmlSource(spec.namespaces), root)
+    # The compiled spec; evaluate(spec, XmlSource(spec.namespaces), root) stays the reference.
+    mapped = evaluate_xml(spec, root)
     mapped.document.setdefault("message", {}).setdefault("type", qname.localname)
     return MessageMapping(None, qname.localname, None, None, spec.name, mapped.document, mapped.notes)
