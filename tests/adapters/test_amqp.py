@@ -293,10 +293,12 @@ def test_amqp_consumer_survives_connections_dropped_mid_load(queues: Callable[[]
     with Running(consumer):
         publisher = threading.Thread(target=publish_raw, args=(queue, bodies(total)))
         publisher.start()
-        for drop in (300, 1200):
+        for k, drop in enumerate((300, 1200), 1):
             assert wait_until(lambda d=drop: recorder.count() >= d, 30)  # type: ignore[misc]
-            assert close_connections_named(f"{name}-consumer") == 1
-            assert wait_until(lambda: consumer.connected, 30)
+            # rabbitmqctl may not list a connection yet (once it listed none): ask again for a while
+            assert wait_until(lambda: close_connections_named(f"{name}-consumer") == 1, 10, interval=0.5)
+            # connected again: a new connection (`connected` alone may still tell of the one just closed)
+            assert wait_until(lambda k=k: consumer.stats.reconnects == k and consumer.connected, 30)  # type: ignore[misc]
         publisher.join(60)
         assert wait_until(lambda: len(recorder.bodies()) == total, 60), f"{len(recorder.bodies())} of {total}"
         assert wait_until(lambda: ready_count(queue) == 0, 10)
