@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from hub.edifact.directory import GroupRef, SegmentRef
 from hub.edifact.tokenizer import Scan
-from hub.mapping.evaluate import WEIGHT_UNITS, Mapped, convert
+from hub.mapping.evaluate import WEIGHT_UNITS, Mapped, finish_value
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
+
+T = TypeVar("T")
 
 # --- the message: group instances holding segment indices ---------------------------------------------
 
@@ -268,24 +270,7 @@ def _value_fn(vs: ValueSpec, where: str) -> ValueFn:
                     raw = el[c] or None
         else:
             raw = None
-        if raw is None:
-            raw = default
-            if raw is None:
-                return None
-        if codes is not None:
-            if raw in codes:
-                raw = codes[raw]
-            elif "*" in codes:
-                raw = codes["*"]
-        if simple:
-            return raw
-        if plain is not None:
-            return plain(raw)
-        try:
-            return convert(raw, vs, lambda pos: _get(els, _pos(pos)))
-        except ValueError as e:
-            notes.append(f"{where}: {e}")
-            return None
+        return finish_value(raw, vs, notes, where, lambda pos: _get(els, _pos(pos)), plain)
 
     if src is not None and codes is not None and default is None and simple:
         # A coded value at one position (EQD full/empty, function codes), the codes looked up directly.
@@ -612,17 +597,24 @@ class CompiledSpec:
         return Mapped(out, notes)
 
 
-_COMPILED: dict[int, CompiledSpec] = {}
+class PerSpec(Generic[T]):
+    """The compiled form of each spec, made on first use and kept while the spec object lives in the
+    registry (a reload makes new spec objects; the old forms are dropped past 256)."""
+
+    def __init__(self, make: Callable[[MappingSpec], T]) -> None:
+        self._make = make
+        self._found: dict[int, tuple[MappingSpec, T]] = {}
+
+    def __call__(self, spec: MappingSpec) -> T:
+        hit = self._found.get(id(spec))
+        if hit is None or hit[0] is not spec:
+            if len(self._found) > 256:
+                self._found.clear()
+            hit = self._found[id(spec)] = (spec, self._make(spec))
+        return hit[1]
 
 
-def compiled(spec: MappingSpec) -> CompiledSpec:
-    """The compiled form of a spec (kept while the spec object lives in the registry)."""
-    found = _COMPILED.get(id(spec))
-    if found is None or found.spec is not spec:
-        if len(_COMPILED) > 256:  # specs replaced by reloads: drop the old compilations
-            _COMPILED.clear()
-        found = _COMPILED[id(spec)] = CompiledSpec(spec)
-    return found
+compiled = PerSpec(CompiledSpec)
 
 
 def evaluate_edifact(spec: MappingSpec, sc: Scan, start: int, end: int, table: GroupRef) -> Mapped:

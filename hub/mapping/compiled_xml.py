@@ -27,8 +27,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hub.mapping.compiled import _converter, _writer
-from hub.mapping.evaluate import Mapped, compiled_xpaths, convert, xpath_items, xpath_text
+from hub.mapping.compiled import PerSpec, _converter, _writer
+from hub.mapping.evaluate import Mapped, compiled_xpaths, finish_value, xpath_items, xpath_text
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 # The document's elements of the indexed tags: parent -> tag -> children in document order. lxml
@@ -315,24 +315,7 @@ class _Compiler:
                 raw = " ".join(p for p in parts if p) or None
             else:
                 raw = src.text(item, index) if src is not None else None
-            if raw is None:
-                raw = default
-                if raw is None:
-                    return None
-            if codes is not None:
-                if raw in codes:
-                    raw = codes[raw]
-                elif "*" in codes:
-                    raw = codes["*"]
-            if kind == "text":
-                return raw
-            if plain is not None:
-                return plain(raw)
-            try:
-                return convert(raw, vs, lambda pos: lookups[pos].text(item, index))
-            except ValueError as e:
-                notes.append(f"{where}: {e}")
-                return None
+            return finish_value(raw, vs, notes, where, lambda pos: lookups[pos].text(item, index), plain)
         return value
 
     def steps(self, rules: Sequence[Rule]) -> list[Step]:
@@ -423,18 +406,8 @@ class CompiledXmlSpec:
         return Mapped(out, notes)
 
 
-_COMPILED: dict[int, CompiledXmlSpec] = {}
-
-
-def compiled_xml(spec: MappingSpec) -> CompiledXmlSpec:
-    """The compiled form of an XML spec (kept while the spec object lives in the registry). It holds
-    no lxml object: the XPaths it falls back on are compiled per thread (`compiled_xpaths`)."""
-    found = _COMPILED.get(id(spec))
-    if found is None or found.spec is not spec:
-        if len(_COMPILED) > 256:  # specs replaced by reloads: drop the old compilations
-            _COMPILED.clear()
-        found = _COMPILED[id(spec)] = CompiledXmlSpec(spec)
-    return found
+# It holds no lxml object: the XPaths it falls back on are compiled per thread (`compiled_xpaths`).
+compiled_xml = PerSpec(CompiledXmlSpec)
 
 
 def evaluate_xml(spec: MappingSpec, root: Any) -> Mapped:

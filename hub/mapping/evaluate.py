@@ -273,17 +273,30 @@ def _value(vs: ValueSpec, source: Source, item: Any, notes: list[str], where: st
         raw = " ".join(p for p in parts if p) or None
     else:
         raw = source.value(item, vs.source) if vs.source else None
+    return finish_value(raw, vs, notes, where, lambda pos: source.value(item, pos))
+
+
+def finish_value(raw: str | None, vs: ValueSpec, notes: list[str], where: str,
+                 lookup: Callable[[str], str | None], plain: Callable[[str], str] | None = None) -> Any:
+    """From the text a value spec found (None: nothing) to the mapped value: the default, the codes,
+    the conversion (`plain`, when given, is the conversion as a function of the value alone). What
+    does not convert is a note, not a value. Shared by the reference and the compiled evaluators."""
     if raw is None:
         raw = vs.default
-    if raw is None:
-        return None
-    if vs.codes is not None:
-        if raw in vs.codes:
-            raw = vs.codes[raw]
-        elif "*" in vs.codes:
-            raw = vs.codes["*"]
+        if raw is None:
+            return None
+    codes = vs.codes
+    if codes is not None:
+        if raw in codes:
+            raw = codes[raw]
+        elif "*" in codes:
+            raw = codes["*"]
+    if vs.convert == "text":
+        return raw
+    if plain is not None:
+        return plain(raw)
     try:
-        return convert(raw, vs, lambda pos: source.value(item, pos))
+        return convert(raw, vs, lookup)
     except ValueError as e:
         notes.append(f"{where}: {e}")
         return None
