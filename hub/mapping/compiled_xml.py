@@ -48,7 +48,8 @@ _FILTERED = re.compile(r"\((?P<union>[^()\[\]]+)\)\[(?P<test>[^()\[\]]+)\]"
 class Path:
     """One path expression of a spec: `nodes(ctx, index)` (the elements it selects, in document order)
     and `text(ctx, index)` (its first node's text, whitespace-normalised, or None), as `XmlSource`
-    gives them."""
+    gives them. This class runs the expression as an XPath (the fall-back); the subclasses below are
+    the forms looked up in the index."""
 
     def __init__(self, expr: str, namespaces: dict[str, str]) -> None:
         self.expr = expr
