@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from hub.catalog import Catalog  # noqa: E402
 from hub.mapping.evaluate import XmlSource, evaluate  # noqa: E402
-from hub.mapping.run import MessageMapping, map_xml  # noqa: E402
+from hub.mapping.run import MessageMapping, map_xml, xml_spec  # noqa: E402
 from hub.xml import default_catalog, parse_and_validate, validate  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "xml" / "wco-declaration-import.xml"
@@ -79,11 +79,8 @@ def validate_and_map_reference(mappings: object, data: bytes) -> object:
     `hub/mapping/compiled_xml.py`: for the record, so that the compiled evaluator's gain shows in the
     same run."""
     report, root = parse_and_validate(data)
-    if root is None:
-        return None
-    q = etree.QName(root)
-    spec = mappings.select("xml", q.localname, namespace=q.namespace)  # type: ignore[attr-defined]
-    return evaluate(spec, XmlSource(spec.namespaces), root)
+    spec = xml_spec(root, mappings) if root is not None else None  # type: ignore[arg-type]
+    return evaluate(spec, XmlSource(spec.namespaces), root) if spec is not None else None
 
 
 def per_call(fns: list[Callable[[], object]], repeat: int) -> list[list[float]]:

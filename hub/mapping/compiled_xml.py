@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hub.mapping.compiled import PerSpec, _converter, _writer
-from hub.mapping.evaluate import Mapped, compiled_xpaths, finish_value, xpath_items, xpath_text
+from hub.mapping.evaluate import Mapped, compiled_xpaths, finish_value, normalised, xpath_items, xpath_text
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 # The document's elements of the indexed tags: parent -> tag -> children in document order. lxml
@@ -67,10 +67,18 @@ class Path:
         return set()
 
 
-def _normalised(text: str | None) -> str | None:
-    if not text:
+def _first_text(found: Sequence[Any] | None, attribute: str | None) -> str | None:
+    """What `xpath_text` gives for these elements (in document order): the first one's own text, or
+    the value of `attribute` on the first that has it."""
+    if not found:
         return None
-    return " ".join(text.split()) or None
+    if attribute is None:
+        return normalised(found[0].text)
+    for el in found:
+        value = el.get(attribute)
+        if value is not None:
+            return normalised(value)
+    return None
 
 
 class _Self(Path):
@@ -78,13 +86,13 @@ class _Self(Path):
         return [ctx]
 
     def text(self, ctx: Any, index: Index, notes: list[str] | None = None) -> str | None:
-        return _normalised(ctx.text)
+        return normalised(ctx.text)
 
 
 class _LocalName(Path):
     def text(self, ctx: Any, index: Index, notes: list[str] | None = None) -> str | None:
         tag = ctx.tag
-        return _normalised(tag[tag.index("}") + 1:] if tag[:1] == "{" else tag)
+        return normalised(tag[tag.index("}") + 1:] if tag[:1] == "{" else tag)
 
 
 class _Walk(Path):
@@ -145,17 +153,7 @@ class _Walk(Path):
         return self.elements(ctx, index)
 
     def text(self, ctx: Any, index: Index, notes: list[str] | None = None) -> str | None:
-        found = self.elements(ctx, index)
-        if not found:
-            return None
-        if self.attribute is None:
-            return _normalised(found[0].text)
-        name = self.attribute
-        for el in found:  # the first element that has the attribute
-            value = el.get(name)
-            if value is not None:
-                return _normalised(value)
-        return None
+        return _first_text(self.elements(ctx, index), self.attribute)
 
 
 class _Child(_Walk):
@@ -171,18 +169,7 @@ class _Child(_Walk):
 
     def text(self, ctx: Any, index: Index, notes: list[str] | None = None) -> str | None:
         kids = index.get(ctx)
-        if kids is not None:
-            found = kids.get(self.tag)
-            if found:
-                if self.attribute is None:
-                    text = found[0].text
-                    return (" ".join(text.split()) or None) if text else None
-                name = self.attribute
-                for el in found:  # the first element that has the attribute
-                    value = el.get(name)
-                    if value is not None:
-                        return " ".join(value.split()) or None
-        return None
+        return _first_text(kids.get(self.tag), self.attribute) if kids is not None else None
 
 
 class _Union(Path):
@@ -221,7 +208,7 @@ class _Union(Path):
         found = self._found(ctx, index)
         if found is None:
             return super().text(ctx, index)
-        return _normalised(found[0].text) if found else None
+        return _first_text(found, None)
 
 
 def _walk(expr: str, namespaces: dict[str, str], elements_only: bool = False) -> _Walk | None:

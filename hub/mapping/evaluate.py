@@ -172,8 +172,14 @@ def xpath_text(xpath: Any, ctx: Any) -> str | None:
         text = first if isinstance(first, str) else (first.text or "")
     else:
         text = str(found)
-    text = " ".join(text.split())
-    return text or None
+    return normalised(text)
+
+
+def normalised(text: str | None) -> str | None:
+    """A value's text with its whitespace collapsed (Python's `str.split`), None when nothing is left."""
+    if not text:
+        return None
+    return " ".join(text.split()) or None
 
 
 class XmlSource:

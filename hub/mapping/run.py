@@ -13,6 +13,7 @@ from hub.mapping.compiled import evaluate_edifact
 from hub.mapping.compiled_xml import evaluate_xml
 from hub.mapping.evaluate import compiled_xpaths
 from hub.mapping.registry import MappingRegistry
+from hub.mapping.spec import MappingSpec
 
 
 @dataclass
@@ -65,15 +66,22 @@ def map_edifact(located: list[LocatedMessage], registry: MappingRegistry,
     return out
 
 
+def xml_spec(root: Any, registry: MappingRegistry) -> MappingSpec | None:
+    """The spec that maps an XML document: the first candidate for its root whose `when` holds."""
+    from lxml import etree
+
+    qname = etree.QName(root)
+    for candidate in registry.candidates("xml", qname.localname, namespace=qname.namespace):
+        if candidate.when is None or compiled_xpaths(candidate.namespaces)[f"boolean({candidate.when})"](root):
+            return candidate
+    return None
+
+
 def map_xml(root: Any, registry: MappingRegistry) -> MessageMapping:
     from lxml import etree
 
     qname = etree.QName(root)
-    spec = None
-    for candidate in registry.candidates("xml", qname.localname, namespace=qname.namespace):
-        if candidate.when is None or compiled_xpaths(candidate.namespaces)[f"boolean({candidate.when})"](root):
-            spec = candidate
-            break
+    spec = xml_spec(root, registry)
     if spec is None:
         return MessageMapping(None, qname.localname, None, None, None, None,
                               reason=f"no mapping spec for XML {qname.localname} ({qname.namespace})")

@@ -20,6 +20,7 @@ from hub.catalog import default_catalog
 from hub.mapping.compiled_xml import CompiledXmlSpec, _Child, _Self, _Union, _Walk, compile_path, evaluate_xml
 from hub.mapping.compiled_xml import Path as XPathFallback
 from hub.mapping.evaluate import XmlSource, evaluate
+from hub.mapping.run import xml_spec
 from hub.mapping.spec import MappingSpec, Rule
 from tests.corpus import CORPUS, ROOT
 from tests.mapping.test_xml_mappings import with_namespaces
@@ -41,11 +42,7 @@ def _specs() -> list[MappingSpec]:
 
 
 def _spec_for(root: Any) -> MappingSpec | None:
-    q = etree.QName(root)
-    for spec in default_catalog().mappings().candidates("xml", q.localname, namespace=q.namespace):
-        if spec.when is None or root.xpath(f"boolean({spec.when})", namespaces=spec.namespaces):
-            return spec
-    return None
+    return xml_spec(root, default_catalog().mappings())
 
 
 def _same(spec: MappingSpec, root: Any) -> dict[str, Any]:
