@@ -361,9 +361,12 @@ def parse_imo(raw: str) -> ImoNumber:
 
 def normalise_imo(raw: str) -> str | None:
     """The 7 digits of an IMO number (check digit not enforced: see `parse_imo`), or None if the text
-    does not have the shape of one."""
-    imo = parse_imo(raw)
-    return imo.value if imo.reason in (None, "check_digit") else None
+    does not have the shape of one. What `parse_imo` gives when its reason is None or "check_digit",
+    without building the record (mapping calls it for every vessel identifier)."""
+    m = _IMO.fullmatch(raw.strip())
+    if m is None or m.group(1) == "0000000":
+        return None
+    return m.group(1)
 
 
 def is_valid_imo(raw: str) -> bool:

@@ -14,6 +14,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <libxml/tree.h>
 #include "lxml.etree_api.h"
@@ -35,6 +37,8 @@ typedef struct {
     char *attr_name; /* NULL: the walk ends on elements */
     int local_name;  /* the text is the element's local name (XPath's local-name()) */
 } Walk;
+
+static PyObject *selected_elements(PyObject *sel, PyObject *ctx);
 
 static char *copy_bytes(PyObject *b) {
     if (b == Py_None) return NULL;
@@ -165,20 +169,6 @@ static int each_match(Walk *self, xmlNode *node, Py_ssize_t k, Visit visit, void
 }
 
 typedef struct {
-    struct LxmlDocument *doc;
-    PyObject *list;
-} Collect;
-
-static int collect(xmlNode *node, void *arg) {
-    Collect *c = arg;
-    PyObject *el = (PyObject *)elementFactory(c->doc, node);
-    if (el == NULL) return -1;
-    int failed = PyList_Append(c->list, el);
-    Py_DECREF(el);
-    return failed ? -1 : 0;
-}
-
-typedef struct {
     Walk *walk;
     PyObject *value; /* new reference once found */
 } First;
@@ -257,17 +247,7 @@ static int context_argument(Py_ssize_t nargs) {
  * ends on an attribute, the elements that would carry it). */
 static PyObject *Walk_elements(Walk *self, PyObject *const *args, Py_ssize_t nargs) {
     if (context_argument(nargs) < 0) return NULL;
-    PyObject *ctx = args[0];
-    struct LxmlDocument *doc = NULL;
-    PyObject *held;
-    xmlNode *node = start_node(self, ctx, &doc, &held);
-    PyObject *list = PyErr_Occurred() ? NULL : PyList_New(0);
-    if (list != NULL && node != NULL) {
-        Collect c = {doc, list};
-        if (each_match(self, node, 0, collect, &c) < 0) Py_CLEAR(list);
-    }
-    Py_XDECREF(held);
-    return list;
+    return selected_elements((PyObject *)self, args[0]);
 }
 
 /* walk.text(ctx, ...) -> str | None: the first selected element's own text, or the first value of the
@@ -283,61 +263,245 @@ static PyObject *Walk_text(Walk *self, PyObject *const *args, Py_ssize_t nargs) 
     return text;
 }
 
-typedef struct {
-    PyObject *walks; /* a tuple of Walk */
-    PyObject *rows;  /* the list being filled */
-} Gather;
+/* --- unions: `a | b`, optionally filtered, `(a | b)[c or d]` ------------------------------------------ */
 
-static int gather_row(xmlNode *node, void *arg) {
-    Gather *g = arg;
-    Py_ssize_t n = PyTuple_GET_SIZE(g->walks);
-    PyObject *row = PyTuple_New(n);
-    if (row == NULL) return -1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *text = text_from((Walk *)PyTuple_GET_ITEM(g->walks, i), node);
-        if (text == NULL) {
-            Py_DECREF(row);
-            return -1;
-        }
-        PyTuple_SET_ITEM(row, i, text);
+typedef struct {
+    PyObject_HEAD
+    PyObject *branches; /* a tuple of Walk, each ending on elements */
+    PyObject *tests;    /* a tuple of Walk: a node is kept when one of them selects an element from it */
+} Union;
+
+static PyTypeObject WalkType, UnionType;
+
+typedef struct {
+    xmlNode **items;
+    Py_ssize_t n, cap;
+} Nodes;
+
+static int push(xmlNode *node, void *arg) {
+    Nodes *a = arg;
+    if (a->n == a->cap) {
+        Py_ssize_t cap = a->cap ? 2 * a->cap : 16;
+        xmlNode **items = PyMem_Realloc(a->items, cap * sizeof(xmlNode *));
+        if (items == NULL) { PyErr_NoMemory(); return -1; }
+        a->items = items;
+        a->cap = cap;
     }
-    int failed = PyList_Append(g->rows, row);
-    Py_DECREF(row);
-    return failed ? -1 : 0;
+    a->items[a->n++] = node;
+    return 0;
 }
 
-static PyTypeObject WalkType;
+static int found_one(xmlNode *Py_UNUSED(node), void *Py_UNUSED(arg)) { return 1; }
+
+static int by_address(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)*(xmlNode *const *)a, y = (uintptr_t)*(xmlNode *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The element after `cur` (an element) in document order, within `top`'s subtree; NULL after the last. */
+static xmlNode *next_element(xmlNode *cur, xmlNode *top) {
+    xmlNode *n = cur->children;
+    for (;;) {
+        for (; n != NULL; n = n->next)
+            if (n->type == XML_ELEMENT_NODE) return n;
+        if (cur == top) return NULL;
+        n = cur->next; /* cur's subtree is done: on to its following siblings */
+        cur = cur->parent;
+    }
+}
+
+/* Puts `a` (elements of one document) in document order without duplicates, as an XPath union gives
+ * them: one pass over the elements of the tree they are in, keeping those of `a`. */
+static int document_order(Nodes *a) {
+    if (a->n < 2) return 0;
+    qsort(a->items, a->n, sizeof(xmlNode *), by_address);
+    xmlNode *top = a->items[0];
+    while (top->parent != NULL && top->parent->type == XML_ELEMENT_NODE) top = top->parent;
+    Nodes sorted = {NULL, 0, 0};
+    for (xmlNode *cur = top; cur != NULL; cur = next_element(cur, top)) {
+        if (bsearch(&cur, a->items, a->n, sizeof(xmlNode *), by_address) != NULL && push(cur, &sorted) < 0) {
+            PyMem_Free(sorted.items);
+            return -1;
+        }
+    }
+    PyMem_Free(a->items);
+    *a = sorted;
+    return 0;
+}
+
+/* The elements `sel` (a Walk ending on elements, or a Union) selects from the context `ctx`, in
+ * document order, into `out`; `*doc` is their document. Objects made while stepping up from a context
+ * that is not an element go into `keep` (a list, made when needed), which the caller releases. */
+static int select_nodes(PyObject *sel, PyObject *ctx, Nodes *out, struct LxmlDocument **doc, PyObject **keep) {
+    if (PyObject_TypeCheck(sel, &WalkType)) {
+        PyObject *held;
+        xmlNode *node = start_node((Walk *)sel, ctx, doc, &held);
+        if (held != NULL) {
+            if (*keep == NULL && (*keep = PyList_New(0)) == NULL) { Py_DECREF(held); return -1; }
+            int failed = PyList_Append(*keep, held);
+            Py_DECREF(held);
+            if (failed) return -1;
+        }
+        if (node == NULL) return PyErr_Occurred() ? -1 : 0;
+        return each_match((Walk *)sel, node, 0, push, out) < 0 ? -1 : 0;
+    }
+    Union *u = (Union *)sel;
+    Py_ssize_t branches_found = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(u->branches); i++) {
+        Py_ssize_t before = out->n;
+        if (select_nodes(PyTuple_GET_ITEM(u->branches, i), ctx, out, doc, keep) < 0) return -1;
+        branches_found += out->n > before;
+    }
+    if (branches_found > 1 && document_order(out) < 0) return -1;
+    Py_ssize_t tests = PyTuple_GET_SIZE(u->tests);
+    if (tests) {
+        Py_ssize_t kept = 0;
+        for (Py_ssize_t i = 0; i < out->n; i++) {
+            for (Py_ssize_t t = 0; t < tests; t++) {
+                Walk *test = (Walk *)PyTuple_GET_ITEM(u->tests, t);
+                xmlNode *from = up(out->items[i], test->ups);
+                if (from != NULL && each_match(test, from, 0, found_one, NULL)) {
+                    out->items[kept++] = out->items[i];
+                    break;
+                }
+            }
+        }
+        out->n = kept;
+    }
+    return 0;
+}
+
+/* Union(branches, tests) */
+static int Union_init(Union *self, PyObject *args, PyObject *Py_UNUSED(kwds)) {
+    PyObject *branches, *tests;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &branches, &PyTuple_Type, &tests)) return -1;
+    if (self->branches != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a Union is initialised once");
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        PyObject *walks = pass ? tests : branches;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(walks); i++) {
+            PyObject *w = PyTuple_GET_ITEM(walks, i);
+            if (!PyObject_TypeCheck(w, &WalkType) || ((Walk *)w)->attr_name != NULL || ((Walk *)w)->local_name) {
+                PyErr_SetString(PyExc_TypeError, "a union's branches and tests are walks that end on elements");
+                return -1;
+            }
+        }
+    }
+    Py_INCREF(branches);
+    Py_INCREF(tests);
+    self->branches = branches;
+    self->tests = tests;
+    return 0;
+}
+
+static void Union_dealloc(Union *self) {
+    Py_XDECREF(self->branches);
+    Py_XDECREF(self->tests);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The elements as lxml's objects; `sel` is a Walk or a Union. */
+static PyObject *selected_elements(PyObject *sel, PyObject *ctx) {
+    Nodes found = {NULL, 0, 0};
+    struct LxmlDocument *doc = NULL;
+    PyObject *keep = NULL;
+    PyObject *list = NULL;
+    if (select_nodes(sel, ctx, &found, &doc, &keep) == 0 && (list = PyList_New(found.n)) != NULL) {
+        for (Py_ssize_t i = 0; i < found.n; i++) {
+            PyObject *el = (PyObject *)elementFactory(doc, found.items[i]);
+            if (el == NULL) { Py_CLEAR(list); break; }
+            PyList_SET_ITEM(list, i, el);
+        }
+    }
+    PyMem_Free(found.items);
+    Py_XDECREF(keep);
+    return list;
+}
+
+static PyObject *Union_elements(Union *self, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *Union_text(Union *self, PyObject *const *args, Py_ssize_t nargs);
+
 
 /* texts(at, walks, ctx) -> list of tuples: for each element `at` selects from `ctx`, in document order,
  * the text of each of `walks` from that element (what [w.text(el) for w in walks] gives, without an
  * lxml proxy for the element). */
 static PyObject *texts(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3 || !PyObject_TypeCheck(args[0], &WalkType) || !PyTuple_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "texts(at: Walk, walks: tuple[Walk, ...], ctx)");
+    if (nargs != 3 || !(PyObject_TypeCheck(args[0], &WalkType) || PyObject_TypeCheck(args[0], &UnionType))
+            || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "texts(at: Walk | Union, walks: tuple[Walk, ...], ctx)");
         return NULL;
     }
-    Walk *at = (Walk *)args[0];
-    if (at->attr_name != NULL) {
+    if (PyObject_TypeCheck(args[0], &WalkType) && ((Walk *)args[0])->attr_name != NULL) {
         PyErr_SetString(PyExc_ValueError, "an attribute walk selects no elements");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); i++) {
-        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(args[1], i), &WalkType)) {
+    PyObject *walks = args[1];
+    Py_ssize_t n = PyTuple_GET_SIZE(walks);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(walks, i), &WalkType)) {
             PyErr_SetString(PyExc_TypeError, "walks must be a tuple of Walk");
             return NULL;
         }
     }
+    Nodes found = {NULL, 0, 0};
     struct LxmlDocument *doc = NULL;
-    PyObject *held;
-    xmlNode *node = start_node(at, args[2], &doc, &held);
-    PyObject *rows = PyErr_Occurred() ? NULL : PyList_New(0);
-    if (rows != NULL && node != NULL) {
-        Gather g = {args[1], rows};
-        if (each_match(at, node, 0, gather_row, &g) < 0) Py_CLEAR(rows);
+    PyObject *keep = NULL;
+    PyObject *rows = NULL;
+    if (select_nodes(args[0], args[2], &found, &doc, &keep) == 0 && (rows = PyList_New(found.n)) != NULL) {
+        for (Py_ssize_t r = 0; r < found.n && rows != NULL; r++) {
+            PyObject *row = PyTuple_New(n);
+            if (row == NULL) { Py_CLEAR(rows); break; }
+            PyList_SET_ITEM(rows, r, row);
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *text = text_from((Walk *)PyTuple_GET_ITEM(walks, i), found.items[r]);
+                if (text == NULL) { Py_CLEAR(rows); break; }
+                PyTuple_SET_ITEM(row, i, text);
+            }
+        }
     }
-    Py_XDECREF(held);
+    PyMem_Free(found.items);
+    Py_XDECREF(keep);
     return rows;
 }
+
+static PyObject *Union_elements(Union *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (context_argument(nargs) < 0) return NULL;
+    return selected_elements((PyObject *)self, args[0]);
+}
+
+/* union.text(ctx, ...): the first selected element's own text, normalised (None when none). */
+static PyObject *Union_text(Union *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (context_argument(nargs) < 0) return NULL;
+    Nodes found = {NULL, 0, 0};
+    struct LxmlDocument *doc = NULL;
+    PyObject *keep = NULL;
+    PyObject *text = NULL;
+    if (select_nodes((PyObject *)self, args[0], &found, &doc, &keep) == 0)
+        text = found.n ? normalised(textOf(found.items[0])) : Py_NewRef(Py_None);
+    PyMem_Free(found.items);
+    Py_XDECREF(keep);
+    return text;
+}
+
+static PyMethodDef Union_methods[] = {
+    {"elements", (PyCFunction)(void (*)(void))Union_elements, METH_FASTCALL, "The elements the union selects, in document order."},
+    {"text", (PyCFunction)(void (*)(void))Union_text, METH_FASTCALL, "The first selected element's text, normalised."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject UnionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hub.mapping._xmlwalk.Union",
+    .tp_doc = "Union(branches, tests): `a | b`, or `(a | b)[c or d]`, over walks that end on elements.",
+    .tp_basicsize = sizeof(Union),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Union_init,
+    .tp_dealloc = (destructor)Union_dealloc,
+    .tp_methods = Union_methods,
+};
 
 static PyMethodDef Walk_methods[] = {
     {"elements", (PyCFunction)(void (*)(void))Walk_elements, METH_FASTCALL, "The elements the walk selects, in document order."},
@@ -381,12 +545,18 @@ PyMODINIT_FUNC PyInit__xmlwalk(void) {
         PyErr_SetString(PyExc_ImportError, "lxml.etree._Element is not a type");
         return NULL;
     }
-    if (PyType_Ready(&WalkType) < 0) return NULL;
+    if (PyType_Ready(&WalkType) < 0 || PyType_Ready(&UnionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&WalkType);
     if (PyModule_AddObject(m, "Walk", (PyObject *)&WalkType) < 0) {
         Py_DECREF(&WalkType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&UnionType);
+    if (PyModule_AddObject(m, "Union", (PyObject *)&UnionType) < 0) {
+        Py_DECREF(&UnionType);
         Py_DECREF(m);
         return NULL;
     }

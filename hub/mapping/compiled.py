@@ -220,6 +220,8 @@ def _converter(vs: ValueSpec) -> Callable[[str], str] | None:
         return keys.normalise_bl
     if kind == "voyage":
         return keys.normalise_voyage
+    if kind == "imo":
+        return lambda raw: keys.normalise_imo(raw) or raw
     return None
 
 

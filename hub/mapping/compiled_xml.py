@@ -212,10 +212,25 @@ if _xmlwalk is not None:
             _xmlwalk.Walk.__init__(self, ups, c_steps, attr_href, attr_name)
             Path.__init__(self, expr, namespaces)
             self.attribute = attribute
+            self.ups = ups
 
         def nodes(self, ctx: Any, index: Index) -> Sequence[Any]:
             if self.attribute is not None:  # attribute values: not instances (the reference gives strings)
                 return Path.nodes(self, ctx, index)
+            return self.elements(ctx)
+
+
+if _xmlwalk is not None:
+    class _NativeUnion(_xmlwalk.Union, Path):
+        """A `_Union` run in C: document order is the tree's, so no union goes to XPath."""
+
+        def __init__(self, expr: str, namespaces: dict[str, str], branches: tuple[Any, ...],
+                     tests: tuple[Any, ...]) -> None:
+            _xmlwalk.Union.__init__(self, branches, tests)
+            Path.__init__(self, expr, namespaces)
+            self.ups = max(b.ups for b in branches)
+
+        def nodes(self, ctx: Any, index: Index) -> Sequence[Any]:
             return self.elements(ctx)
 
 
@@ -304,6 +319,8 @@ def compile_path(expr: str, namespaces: dict[str, str], native: bool = NATIVE) -
     branches = [_walk(b, namespaces, True, native) for b in union.split("|")]
     checks = [_walk(t, namespaces, True, native) for t in tests.split(" or ")] if tests else []
     if all(branches) and all(checks) and ("|" in union or checks):
+        if native and NATIVE:
+            return _NativeUnion(expr, namespaces, tuple(branches), tuple(checks))
         return _Union(expr, namespaces, [b for b in branches if b], [c for c in checks if c])
     return Path(expr, namespaces)
 
@@ -322,6 +339,8 @@ def _c_walk(path: Path, elements_only: bool = False) -> Any:
     if isinstance(path, _LocalName) and not elements_only:
         return _LOCAL_NAME
     if NATIVE and isinstance(path, _NativeWalk) and not (elements_only and path.attribute is not None):
+        return path
+    if NATIVE and elements_only and isinstance(path, _NativeUnion):
         return path
     return None
 
@@ -441,6 +460,20 @@ class CompiledXmlSpec:
         compiler = _Compiler(spec, self.native)
         self.steps = compiler.steps(spec.rules)
         self.tags = tuple(sorted(set().union(*(p.tags() for p in compiler.paths.values()))))
+        # `when` as a C walk or union when it is one that stays below the root (XPath's boolean() is then
+        # "selects an element"; above the root it would count the document node), else None
+        when = compile_path(spec.when, spec.namespaces, self.native) if spec.when is not None else None
+        self._when = _c_walk(when, elements_only=True) if when is not None and self.native else None
+        if self._when is _SELF or (self._when is not None and self._when.ups):
+            self._when = None
+
+    def holds(self, root: Any) -> bool:
+        """Whether the spec's `when` holds for the document (true without one): XPath's boolean()."""
+        if self.spec.when is None:
+            return True
+        if self._when is not None:
+            return bool(_xmlwalk.texts(self._when, (), root))  # a row per element selected, no proxy made
+        return bool(compiled_xpaths(self.spec.namespaces)[f"boolean({self.spec.when})"](root))
 
     def index(self, root: Any) -> Index:
         index: Index = {}

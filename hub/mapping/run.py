@@ -10,8 +10,7 @@ from typing import Any
 from hub.edifact.directory import Directory
 from hub.edifact.validator import LocatedMessage
 from hub.mapping.compiled import evaluate_edifact
-from hub.mapping.compiled_xml import evaluate_xml
-from hub.mapping.evaluate import compiled_xpaths
+from hub.mapping.compiled_xml import compiled_xml, evaluate_xml
 from hub.mapping.registry import MappingRegistry
 from hub.mapping.spec import MappingSpec
 
@@ -66,13 +65,14 @@ def map_edifact(located: list[LocatedMessage], registry: MappingRegistry,
     return out
 
 
-def xml_spec(root: Any, registry: MappingRegistry) -> MappingSpec | None:
-    """The spec that maps an XML document: the first candidate for its root whose `when` holds."""
+def xml_spec(root: Any, registry: MappingRegistry, qname: Any = None) -> MappingSpec | None:
+    """The spec that maps an XML document: the first candidate for its root whose `when` holds.
+    (`qname`: the root's `etree.QName`, when the caller has it.)"""
     from lxml import etree
 
-    qname = etree.QName(root)
+    qname = qname or etree.QName(root)
     for candidate in registry.candidates("xml", qname.localname, namespace=qname.namespace):
-        if candidate.when is None or compiled_xpaths(candidate.namespaces)[f"boolean({candidate.when})"](root):
+        if compiled_xml(candidate).holds(root):
             return candidate
     return None
 
@@ -81,7 +81,7 @@ def map_xml(root: Any, registry: MappingRegistry) -> MessageMapping:
     from lxml import etree
 
     qname = etree.QName(root)
-    spec = xml_spec(root, registry)
+    spec = xml_spec(root, registry, qname)
     if spec is None:
         return MessageMapping(None, qname.localname, None, None, None, None,
                               reason=f"no mapping spec for XML {qname.localname} ({qname.namespace})")

@@ -176,6 +176,12 @@ def test_bad_imo(raw: str, reason: str, normalised: str | None) -> None:
     assert normalise_imo(raw) == normalised
 
 
+@given(st.one_of(st.text(max_size=14), st.from_regex(r"\s*(?:imo|IMO)?[\s:.#-]*[0-9]{7}\s*", fullmatch=True)))
+def test_normalise_imo_is_parse_imo_without_the_record(raw: str) -> None:
+    imo = parse_imo(raw)
+    assert normalise_imo(raw) == (imo.value if imo.reason in (None, "check_digit") else None)
+
+
 @given(st.text(alphabet="0123456789", min_size=6, max_size=6), st.integers(0, 5), st.integers(0, 9))
 def test_imo_single_digit_changes(first6: str, pos: int, digit: int) -> None:
     assume(first6 != "000000")

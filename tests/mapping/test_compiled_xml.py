@@ -151,8 +151,8 @@ NS = {"d": "urn:d", "e": "urn:e"}
 ])
 def test_paths_compile_to_the_fast_forms_they_can(expr: str, kind: type) -> None:
     assert type(compile_path(expr, NS, native=False)) is kind
-    if NATIVE and kind in (_Child, _Walk):
-        assert type(compile_path(expr, NS)).__name__ == "_NativeWalk"
+    if NATIVE and kind in (_Child, _Walk, _Union):
+        assert type(compile_path(expr, NS)).__name__ == ("_NativeUnion" if kind is _Union else "_NativeWalk")
 
 
 DOC = etree.fromstring(b"""<r xmlns="urn:d" xmlns:e="urn:e">
@@ -203,3 +203,15 @@ def test_a_compiled_spec_serves_several_threads() -> None:
     for t in threads:
         t.join()
     assert not failures
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["python", "c"])
+@pytest.mark.parametrize("when", ["d:A", "d:A/d:B/d:C", "d:Z", "d:A | d:Z", "(d:Z | d:X)[d:A]", "d:X[d:Z]",
+                                  "d:A/@u", "d:A/@zz", ".", "count(d:A) > 1", "count(d:A) > 5", "'x'", "''",
+                                  "../d:r", "..", "d:C = 'rc'", "d:C = 'no'"])
+def test_when_is_xpath_boolean(when: str, native: bool) -> None:
+    """`holds` reads a plain `when` with a C walk; anything else as XPath's boolean(), as it always did."""
+    if native and not NATIVE:
+        pytest.skip("the C walks are not built (hub/mapping/_xmlwalk.c; setup.py)")
+    spec = MappingSpec("t", "xml", "r", namespaces=NS, when=when, rules=())
+    assert CompiledXmlSpec(spec, native=native).holds(DOC) is bool(DOC.xpath(f"boolean({when})", namespaces=NS))
