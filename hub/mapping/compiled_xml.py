@@ -34,7 +34,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hub.mapping.compiled import PerSpec, _converter, _writer
-from hub.mapping.evaluate import Mapped, compiled_xpaths, finish_value, normalised, xpath_items, xpath_text
+from hub.mapping.evaluate import (
+    WEIGHT_UNITS,
+    Mapped,
+    compiled_xpaths,
+    finish_value,
+    normalised,
+    xpath_items,
+    xpath_text,
+)
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 try:
@@ -366,17 +374,6 @@ class _Compiler:
         plain = _converter(vs)
         lookups = {p: read(p) for p in (vs.unit_from, vs.format_from) if p}
 
-        if src is not None and codes is None and default is None:
-            if kind == "text":
-                return src, None
-            if plain is not None:
-                convert_plain, k = plain, src
-
-                def converted(row: Row, notes: list[str]) -> Any:
-                    raw = row[k]
-                    return convert_plain(raw) if raw is not None else None
-                return src, converted
-
         def value(row: Row, notes: list[str]) -> Any:
             raw: str | None
             if const is not None:
@@ -386,6 +383,42 @@ class _Compiler:
             else:
                 raw = row[src] if src is not None else None
             return finish_value(raw, vs, notes, where, lambda pos: row[lookups[pos]], plain)
+
+        if src is None or codes is not None or default is not None:
+            return -1, value
+        k = src
+        if kind == "text":
+            return k, None
+        if plain is not None:
+            convert_plain = plain
+
+            def converted(row: Row, notes: list[str]) -> Any:
+                raw = row[k]
+                return convert_plain(raw) if raw is not None else None
+            return k, converted
+        if kind in ("number", "int", "weight"):
+            # `convert`'s numbers without its call chain; what does not convert takes the general path,
+            # which notes why
+            as_int = kind == "int"
+            unit_k = lookups[vs.unit_from] if kind == "weight" and vs.unit_from else None
+            is_weight = kind == "weight"
+
+            def number(row: Row, notes: list[str]) -> Any:
+                raw = row[k]
+                if raw is None:
+                    return None
+                factor = 1.0
+                if is_weight:
+                    unit = row[unit_k] if unit_k is not None else "KGM"
+                    factor = WEIGHT_UNITS.get(unit or "KGM")  # type: ignore[assignment]
+                    if factor is None:
+                        return value(row, notes)
+                try:
+                    n = float(raw.replace(",", ".")) * factor
+                    return int(n) if as_int or n.is_integer() else n
+                except (ValueError, OverflowError):  # not a number, nan or inf as an int
+                    return value(row, notes)
+            return k, number
         return -1, value
 
     def steps(self, rules: Sequence[Rule]) -> list[Step]:
@@ -412,14 +445,22 @@ class _Compiler:
         if self.native and at_walk is not None and all(w is not None for w in walks):
             texts = _xmlwalk.texts
 
-            def rows(ctx: Any, index: Index) -> Sequence[Row]:
-                return texts(at_walk, walks, ctx)
-        else:
-            def rows(ctx: Any, index: Index) -> Sequence[Row]:
-                return [[p.text(item, index) for p in paths] for item in at.nodes(ctx, index)]
+            def run_in_c(ctx: Any, record: Record, index: Index, notes: list[str]) -> None:
+                # the loop of `run` below, over rows from C (one Python call less a rule: they are many)
+                for row in texts(at_walk, walks, ctx):
+                    for k, values, negated in conditions:
+                        if ((row[k] or "") in values) == negated:
+                            break
+                    else:
+                        for write, k, value in sets:
+                            v = row[k] if value is None else value(row, notes)
+                            if v is not None:
+                                write(record, v)
+            return run_in_c
 
         def run(ctx: Any, record: Record, index: Index, notes: list[str]) -> None:
-            for row in rows(ctx, index):
+            for item in at.nodes(ctx, index):
+                row = [p.text(item, index) for p in paths]
                 for k, values, negated in conditions:
                     if ((row[k] or "") in values) == negated:
                         break

@@ -330,7 +330,12 @@ def convert(raw: str, vs: ValueSpec, lookup: Callable[[str], str | None]) -> Any
             if factor is None:
                 raise ValueError(f"weight unit {unit!r} is not known (use KGM, TNE, LBR or GRM)")
             number *= factor
-        return int(number) if kind == "int" or number.is_integer() else number
+        if kind == "int" or number.is_integer():
+            try:
+                return int(number)
+            except (ValueError, OverflowError):  # nan, inf: a note, not a crash
+                raise ValueError(f"{raw!r} is not a whole number") from None
+        return number
     if kind == "flag":
         return raw.strip().lower() not in ("", "0", "false", "no", "n")
     if kind == "stamp":

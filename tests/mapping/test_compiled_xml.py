@@ -22,7 +22,7 @@ from hub.mapping.compiled_xml import NATIVE, CompiledXmlSpec, _Child, _Self, _Un
 from hub.mapping.compiled_xml import Path as XPathFallback
 from hub.mapping.evaluate import XmlSource, evaluate
 from hub.mapping.run import xml_spec
-from hub.mapping.spec import MappingSpec, Rule
+from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 from tests.corpus import CORPUS, ROOT
 from tests.mapping.test_xml_mappings import with_namespaces
 
@@ -87,7 +87,7 @@ def test_every_spec_meets_its_sample() -> None:
 TEXTS = st.one_of(st.sampled_from(["", " ", "  10 ", "705", "714", "KGM", "TNE", "LBR", "XXX", "1e3", "12,5",
                                    "2025-03-04T05:06:07Z", "20250304", "MSCU1234565", "mscu 123456-5", "9074729",
                                    "\u00a0IMO 9074729\u2003", "abc\n\tdef", "IM", "EXA", "INV", "13", "9",
-                                   "UN/LOCODE", "MAPTM", "LOAD", "DCR"]),
+                                   "UN/LOCODE", "MAPTM", "LOAD", "DCR", "nan", "inf", "-0", "1_000", "7,"]),
                   # the characters XML 1.0 allows, with the Unicode spaces Python's split() knows
                   st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"),
                                         include_characters="\t\n\u00a0\u2003\u0085"), max_size=8))
@@ -215,3 +215,23 @@ def test_when_is_xpath_boolean(when: str, native: bool) -> None:
         pytest.skip("the C walks are not built (hub/mapping/_xmlwalk.c; setup.py)")
     spec = MappingSpec("t", "xml", "r", namespaces=NS, when=when, rules=())
     assert CompiledXmlSpec(spec, native=native).holds(DOC) is bool(DOC.xpath(f"boolean({when})", namespaces=NS))
+
+
+@pytest.mark.parametrize(("raw", "kind", "want"), [
+    ("12", "int", 12), ("12,5", "int", 12), ("12,5", "number", 12.5), ("1e3", "number", 1000), ("-0", "int", 0),
+    ("nan", "int", None), ("inf", "int", None), ("-inf", "int", None), ("x", "number", None), ("2", "weight", 2),
+    ("nan", "number", "nan"), ("inf", "weight", float("inf")),
+])
+def test_numbers_convert_or_are_noted_never_raise(raw: str, kind: str, want: Any) -> None:
+    """What is not a (whole) number becomes a note, in both evaluators; nan and inf as an int raised
+    before."""
+    spec = MappingSpec("t", "xml", "r", namespaces=NS, rules=(
+        Rule("rules[0]", at=".", sets=(("n", ValueSpec(source="d:N", convert=kind)),)),))
+    doc = etree.fromstring(f"<r xmlns='urn:d'><N>{raw}</N></r>".encode())
+    ref = evaluate(spec, XmlSource(NS), doc)
+    for got in (ref, evaluate_xml(spec, doc), CompiledXmlSpec(spec, native=False).run(doc)):
+        value = got.document.get("n")
+        assert (str(value) if want == "nan" else value) == want
+        assert got.notes == ([] if want is not None else [f"rules[0]: {raw!r} is not "
+                                                           + ("a whole number" if raw in ("nan", "inf", "-inf")
+                                                              else "a number")])
