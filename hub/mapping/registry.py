@@ -15,8 +15,13 @@ from hub.mapping.spec import MappingError, MappingSpec, compile_spec
 
 @dataclass
 class MappingRegistry:
+    """The specs in service. Not changed once made (`update` makes a new one), so the candidates for
+    a kind of message are worked out once."""
+
     specs: dict[str, MappingSpec] = field(default_factory=dict)  # by file name
     problems: dict[str, list[str]] = field(default_factory=dict)  # file name -> why it was refused
+    _candidates: dict[tuple[str | None, ...], tuple[MappingSpec, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def update(self, raw: Mapping[str, Any], directory: Callable[[str], Directory | None],
                xml_names: Callable[[dict[str, Any]], frozenset[str] | None] | None = None) -> MappingRegistry:
@@ -39,11 +44,17 @@ class MappingRegistry:
         return MappingRegistry(specs, problems)
 
     def candidates(self, fmt: str, message: str | None, directory: str | None = None, guide: str | None = None,
-                   namespace: str | None = None) -> list[MappingSpec]:
+                   namespace: str | None = None) -> tuple[MappingSpec, ...]:
         """The specs that may map a message, best first: those naming its guide (or, for XML, with a
         `when` condition) before the general ones."""
-        hits = [s for s in self.specs.values() if s.matches(fmt, message, directory, guide, namespace)]
-        hits.sort(key=lambda s: (not s.guides and s.when is None, s.name))
+        key = (fmt, message, directory, guide, namespace)
+        hits = self._candidates.get(key)
+        if hits is None:
+            found = [s for s in self.specs.values() if s.matches(fmt, message, directory, guide, namespace)]
+            found.sort(key=lambda s: (not s.guides and s.when is None, s.name))
+            hits = tuple(found)
+            if len(self._candidates) < 10_000:  # the keys come from received messages: bounded
+                self._candidates[key] = hits
         return hits
 
     def select(self, fmt: str, message: str | None, directory: str | None = None, guide: str | None = None,
