@@ -250,6 +250,27 @@ static PyObject *Walk_elements(Walk *self, PyObject *const *args, Py_ssize_t nar
     return selected_elements((PyObject *)self, args[0]);
 }
 
+static int first_node(xmlNode *node, void *arg) {
+    *(xmlNode **)arg = node;
+    return 1;
+}
+
+/* walk.first(ctx, ...) -> element | None: the first element the walk selects, in document order. */
+static PyObject *Walk_first(Walk *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (context_argument(nargs) < 0) return NULL;
+    struct LxmlDocument *doc = NULL;
+    PyObject *held;
+    xmlNode *node = start_node(self, args[0], &doc, &held);
+    xmlNode *first = NULL;
+    PyObject *out = NULL;
+    if (!PyErr_Occurred()) {
+        if (node != NULL) each_match(self, node, 0, first_node, &first);
+        out = first != NULL ? (PyObject *)elementFactory(doc, first) : Py_NewRef(Py_None);
+    }
+    Py_XDECREF(held);
+    return out;
+}
+
 /* walk.text(ctx, ...) -> str | None: the first selected element's own text, or the first value of the
  * attribute among the selected elements, whitespace-normalised; None when there is none. */
 static PyObject *Walk_text(Walk *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -506,6 +527,7 @@ static PyTypeObject UnionType = {
 static PyMethodDef Walk_methods[] = {
     {"elements", (PyCFunction)(void (*)(void))Walk_elements, METH_FASTCALL, "The elements the walk selects, in document order."},
     {"text", (PyCFunction)(void (*)(void))Walk_text, METH_FASTCALL, "The first selected element's text or attribute value, normalised."},
+    {"first", (PyCFunction)(void (*)(void))Walk_first, METH_FASTCALL, "The first element the walk selects, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -476,9 +476,11 @@ class _Compiler:
         each = self.path(rule.each)
         steps = self.steps(rule.rules)
         into = _writer(rule.into) if rule.into is not None else None
+        # a C walk or union's own method (it ignores the index), not the Python `nodes` around it
+        instances = each.elements if self.native and _c_walk(each, elements_only=True) is each else each.nodes
 
         def run(ctx: Any, record: Record, index: Index, notes: list[str]) -> None:
-            for inst in each.nodes(ctx, index):
+            for inst in instances(ctx, index):
                 if into is None:
                     for step in steps:
                         step(inst, record, index, notes)

@@ -32,6 +32,11 @@ from urllib.parse import unquote, urlparse
 import yaml
 from lxml import etree
 
+try:
+    from hub.mapping._xmlwalk import Walk as _CWalk
+except ImportError:  # not built: discriminators and references go to XPath
+    _CWalk = None  # type: ignore[assignment, misc]
+
 __all__ = ["CatalogError", "Condition", "DocumentType", "XsdCatalog", "default_catalog", "default_xsd_dir",
            "reload_default_catalog"]
 
@@ -55,46 +60,35 @@ class _Path:
     """An XPath from the root element, evaluated fast when it is a plain child path.
 
     Discriminators and references are nearly always `prefix:A/prefix:B[2]/prefix:C`. Such a path is
-    compiled to (Clark name, position) steps and followed with lxml's C-level child iteration, about
-    ten times cheaper than calling an XPath object; anything else goes to libxml2's XPath."""
+    followed by a C walk of the mapping's (`hub/mapping/_xmlwalk.c`: the first element it selects in
+    document order, as XPath's), several times cheaper than calling an XPath object; anything else,
+    or any path where that extension is not built, goes to libxml2's XPath."""
 
     _STEP = re.compile(r"([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)(?:\[([1-9][0-9]*)\])?")
     _XML_SPACE = re.compile(r"[ \t\r\n]+")
 
     def __init__(self, path: str, ns: Mapping[str, str]) -> None:
         self.path = path
-        self._steps: list[tuple[str, int]] | None = []
+        steps: list[tuple[bytes, bytes, int]] = []
         for step in path.split("/"):
             m = self._STEP.fullmatch(step)
             if m is None or m.group(1) not in ns:
-                self._steps = None
+                steps = []  # not a plain child path
                 break
-            self._steps.append((f"{{{ns[m.group(1)]}}}{m.group(2)}", int(m.group(3) or 1)))
+            steps.append((ns[m.group(1)].encode(), m.group(2).encode(), int(m.group(3) or 0)))
+        self._walk = _CWalk(0, tuple(steps), None, None) if steps and _CWalk is not None else None
         self._exists = etree.XPath(f"boolean({path})", namespaces=dict(ns))
         self._string = etree.XPath(f"normalize-space({path})", namespaces=dict(ns))
 
-    def _first(self, root: etree._Element) -> etree._Element | None:
-        node = root
-        for tag, position in self._steps or ():
-            found = None
-            for n, child in enumerate(node.iterchildren(tag=tag), 1):
-                if n == position:
-                    found = child
-                    break
-            if found is None:
-                return None
-            node = found
-        return node
-
     def exists(self, root: etree._Element) -> bool:
-        if self._steps is not None:
-            return self._first(root) is not None
+        if self._walk is not None:
+            return self._walk.first(root) is not None
         return bool(self._exists(root))
 
     def string(self, root: etree._Element) -> str:
         """XPath's normalize-space() of the first node selected ("" when none)."""
-        if self._steps is not None:
-            node = self._first(root)
+        if self._walk is not None:
+            node = self._walk.first(root)
             if node is None:
                 return ""
             if len(node) == 0:  # a leaf: its text is its string value

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from hub.xml import CatalogError, XsdCatalog, default_catalog, validate_document
-from hub.xml.catalog import DocumentType, default_xsd_dir
+from hub.xml.catalog import DocumentType, _Path, default_xsd_dir
 from tests.corpus import ROOT
 
 SAMPLES = ROOT / "samples" / "xml"
@@ -214,3 +214,15 @@ def test_schemas_are_compiled_once_per_thread() -> None:
     thread.start()
     thread.join()
     assert other and other[0] is not here
+
+
+@pytest.mark.parametrize("path", ["d:A/d:B", "d:A/d:B[2]", "d:A[2]/d:B", "d:A/d:C", "d:Z", "d:A", "d:A[3]/d:B"])
+def test_plain_paths_read_what_xpath_reads(path: str) -> None:
+    """The first `d:A` has no `d:B`: the path selects the second's (the fast path once took the first
+    `d:A` only and found nothing)."""
+    ns = {"d": "urn:d"}
+    root = etree.fromstring(b"<r xmlns='urn:d'><A><C> c  1 </C></A><A><B>b1</B><B>b2<X/></B></A>"
+                            b"<A><B>\t b3\n</B></A></r>")
+    compiled = _Path(path, ns)
+    assert compiled.exists(root) is bool(root.xpath(f"boolean({path})", namespaces=ns))
+    assert compiled.string(root) == root.xpath(f"normalize-space({path})", namespaces=ns)
