@@ -350,6 +350,29 @@ static int document_order(Nodes *a) {
     return 0;
 }
 
+static int depth(xmlNode *n) {
+    int d = 0;
+    for (; n != NULL; n = n->parent) d++;
+    return d;
+}
+
+/* Whether `a` comes strictly before `b` in document order (both in one tree). */
+static int before(xmlNode *a, xmlNode *b) {
+    if (a == b) return 0;
+    int da = depth(a), db = depth(b);
+    xmlNode *x = a, *y = b;
+    for (; da > db; da--) x = x->parent;
+    for (; db > da; db--) y = y->parent;
+    if (x == y) return y != b; /* one is the other's ancestor, which comes first */
+    while (x->parent != y->parent) {
+        x = x->parent;
+        y = y->parent;
+    }
+    for (xmlNode *n = x->next; n != NULL; n = n->next)
+        if (n == y) return 1;
+    return 0;
+}
+
 /* The elements `sel` (a Walk ending on elements, or a Union) selects from the context `ctx`, in
  * document order, into `out`; `*doc` is their document. Objects made while stepping up from a context
  * that is not an element go into `keep` (a list, made when needed), which the caller releases. */
@@ -367,13 +390,20 @@ static int select_nodes(PyObject *sel, PyObject *ctx, Nodes *out, struct LxmlDoc
         return each_match((Walk *)sel, node, 0, push, out) < 0 ? -1 : 0;
     }
     Union *u = (Union *)sel;
-    Py_ssize_t branches_found = 0;
+    /* Each branch gives its elements in document order. When every branch's come after the previous
+     * ones' (the usual case: branches in separate parts of the document, in the spec's order), the
+     * concatenation is the union; otherwise it is put in order by a pass over the tree. */
+    Py_ssize_t last_end = -1; /* (a union starts with `out` empty: its branches are walks) */
+    int in_order = 1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(u->branches); i++) {
-        Py_ssize_t before = out->n;
+        Py_ssize_t begin = out->n;
         if (select_nodes(PyTuple_GET_ITEM(u->branches, i), ctx, out, doc, keep) < 0) return -1;
-        branches_found += out->n > before;
+        if (out->n > begin) {
+            if (last_end >= 0 && !before(out->items[last_end - 1], out->items[begin])) in_order = 0;
+            last_end = out->n;
+        }
     }
-    if (branches_found > 1 && document_order(out) < 0) return -1;
+    if (!in_order && document_order(out) < 0) return -1;
     Py_ssize_t tests = PyTuple_GET_SIZE(u->tests);
     if (tests) {
         Py_ssize_t kept = 0;

@@ -309,6 +309,33 @@ def _walk(expr: str, namespaces: dict[str, str], elements_only: bool = False, na
     return _Walk(expr, namespaces, ups, steps, attribute)
 
 
+class _Substring(Path):
+    """`substring(p:A/p:B, 1, 2)` with integer literals: XPath's substring of the first element's string
+    value, read from the element's text when it is a leaf (an element with children: the XPath)."""
+
+    def __init__(self, expr: str, namespaces: dict[str, str], walk: Any, start: int, length: int | None) -> None:
+        super().__init__(expr, namespaces)
+        self.walk = walk
+        # XPath counts characters from 1 and keeps those at positions start <= p < start + length
+        self.begin = max(start, 1) - 1
+        self.end = None if length is None else max(start + length - 1, self.begin)
+
+    def tags(self) -> set[str]:
+        return self.walk.tags()  # type: ignore[no-any-return]
+
+    def text(self, ctx: Any, index: Index, notes: list[str] | None = None) -> str | None:
+        found = self.walk.elements(ctx, index)
+        if not found:
+            return None  # substring("") is ""
+        node = found[0]
+        if len(node):
+            return super().text(ctx, index)
+        return normalised((node.text or "")[self.begin:self.end])
+
+
+_SUBSTRING = re.compile(r"substring\(\s*([^,()]+?)\s*,\s*(-?[0-9]+)\s*(?:,\s*([0-9]+)\s*)?\)")
+
+
 def compile_path(expr: str, namespaces: dict[str, str], native: bool = NATIVE) -> Path:
     """The fastest faithful form of one XPath of a spec (its plain walks in C when `native`)."""
     text = expr.strip()
@@ -319,6 +346,11 @@ def compile_path(expr: str, namespaces: dict[str, str], native: bool = NATIVE) -
     walk = _walk(text, namespaces, native=native)
     if walk is not None:
         return walk
+    m = _SUBSTRING.fullmatch(text)
+    if m is not None:
+        inner = _walk(m.group(1), namespaces, True, native)
+        if inner is not None:
+            return _Substring(expr, namespaces, inner, int(m.group(2)), None if m.group(3) is None else int(m.group(3)))
     union, tests = text, ""
     m = _FILTERED.fullmatch(text)
     if m is not None:
