@@ -248,3 +248,40 @@ def test_numbers_convert_or_are_noted_never_raise(raw: str, kind: str, want: Any
         assert got.notes == ([] if want is not None else [f"rules[0]: {raw!r} is not "
                                                            + ("a whole number" if raw in ("nan", "inf", "-inf")
                                                               else "a number")])
+
+
+def test_without_the_extension_everything_maps_the_same() -> None:
+    """Where `_xmlwalk.c` did not build, the import fails and the hub walks in Python (mapping) or asks
+    XPath (the catalog's discriminators): a fresh interpreter with the extension hidden maps every
+    sample as the reference does."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import json, sys
+        sys.modules["hub.mapping._xmlwalk"] = None  # what a failed build leaves: ImportError
+        from pathlib import Path
+        from hub.catalog import default_catalog
+        from hub.mapping import compiled_xml
+        from hub.mapping.evaluate import XmlSource, evaluate
+        from hub.mapping.run import map_xml, xml_spec
+        from hub.xml import parse_and_validate
+        assert not compiled_xml.NATIVE
+        mappings = default_catalog().mappings()
+        mapped = 0
+        for path in sorted(Path(sys.argv[1]).glob("*.xml")):
+            report, root = parse_and_validate(path.read_bytes())
+            assert report.accepted, (path, report)
+            spec = xml_spec(root, mappings)
+            ref = evaluate(spec, XmlSource(spec.namespaces), root)
+            got = compiled_xml.evaluate_xml(spec, root)
+            assert json.dumps(got.document) == json.dumps(ref.document) and got.notes == ref.notes, path
+            assert map_xml(root, mappings).spec == spec.name
+            mapped += 1
+        print(mapped)
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(ROOT / "samples" / "xml")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(WELL_FORMED)
