@@ -8,6 +8,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import HubFactory, Partners, make_key, openssh_sftp, wait_for
 from .helpers import SAMPLES, with_ref
 
@@ -109,3 +111,13 @@ def test_partner_added_and_suspended_without_restart(hub_factory: HubFactory, tm
     assert refused.returncode != 0 and "Permission denied" in refused.stderr, refused.stderr
     assert re.search(r"sftp auth failed: user 'NEWP' .*suspend", hub.log()), "no refusal logged"
     assert hub.running
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_several_workers_on_postgresql_are_warned_against(hub_factory: HubFactory, tmp_path: Path,
+                                                          database: str) -> None:
+    """Two workers of one process share out the vessel calls on PostgreSQL as two processes would, at
+    less than half the rate of one (docs/deployment.md): the log says so at the start."""
+    hub = hub_factory(Partners.make(tmp_path), toml="[pipeline]\nworkers = 2\n", database=database)
+    warned = "2 pipeline workers on PostgreSQL" in hub.log()
+    assert warned is (database == "postgresql"), hub.log()
