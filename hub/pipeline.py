@@ -16,6 +16,7 @@ changes nothing the second time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -81,6 +82,17 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
+_pipeline_numbers = itertools.count(1)
+
+
+def pipeline_worker_name() -> str:
+    """A name of its own for each pipeline worker of the process. `hub serve` makes its workers in one
+    thread, where `worker_name()` gave them all the same name: on PostgreSQL they then owned the same
+    vessel calls, wrote each other's dossiers and read them back (cache misses, row locks), and two
+    workers did less than half the work of one."""
+    return f"{worker_name()}.{next(_pipeline_numbers)}"
+
+
 def work_loop(cycle: Callable[[], int], stop: threading.Event, wake: threading.Event, what: str,
               idle_wait: float = 0.5) -> None:
     """Run `cycle` (returns how much it did) until `stop` is set: at once again while there is work,
@@ -141,7 +153,7 @@ class Pipeline:
         self.catalog = catalog
         self.partners = partners
         self.settings = settings
-        self.worker = worker or worker_name()
+        self.worker = worker or pipeline_worker_name()
         self.wake = threading.Event()
         self.notify = list(notify)  # set when a message put deliveries in the outbox
         self.cache = DossierCache()

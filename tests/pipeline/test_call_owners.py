@@ -124,3 +124,20 @@ def test_owner_rows_of_calls_idle_for_long_are_deleted_and_taken_afresh(store: S
         # the call is anyone's again, and a held one stays its owner's
         assert tx.own_calls(["MACAS|V1", "MACAS|V2"], "host:2:b", hold=timedelta(seconds=10)) == {
             "MACAS|V1": "host:2:b", "MACAS|V2": "host:1:a"}
+
+
+def test_workers_made_in_one_thread_are_distinct_owners(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    """`hub serve` makes its pipeline workers in one thread: each must still be a worker of its own (with
+    one name, two workers owned the same calls and rewrote each other's dossiers, at less than half the
+    rate of one), so on PostgreSQL the second hands the first's call over, as another process would."""
+    a, b = (Pipeline(store, catalog, lambda: partners, settings) for _ in range(2))
+    assert a.worker != b.worker and a.worker.split(":")[:2] == b.worker.split(":")[:2]  # same host, same pid
+    first = store.journal(manifest(1), channel="folder", partner="AML").id
+    assert a.run_once() == 1 and status(store, first)[0] == "routed"
+    second = store.journal(manifest(2), channel="folder", partner="AML").id
+    assert b.run_once() == 1
+    if store.engine.dialect.name == "sqlite":
+        assert status(store, second) == ("routed", None)
+    else:
+        assert status(store, second) == ("received", HANDED_TO + a.worker) and b.handed == 1
