@@ -275,6 +275,6 @@ call_owners = Table(
     "call_owners",
     metadata,
     Column("call_key", String(), primary_key=True),  # hub.pipeline's lock order key, e.g. "port_voyage|MAPTM|123E"
-    Column("worker", String(64), nullable=False),  # hub.pipeline.worker_name()
+    Column("worker", String(64), nullable=False),  # hub.pipeline.pipeline_worker_name()
     Column("until", UTCDateTime(), nullable=False),
 )

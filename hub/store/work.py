@@ -192,7 +192,8 @@ class WorkMixin:
     def release_leases_of(self, host: str, alive: Callable[[int], bool]) -> int:
         """Hand back the leases held by workers of `host` whose process is gone (a crash, a SIGKILL), so
         a restarted hub takes their work over at once rather than when the leases expire. Workers are
-        named host:pid:thread (hub.pipeline.worker_name); `alive(pid)` tells whether that process runs.
+        named host:pid:thread[.n] (hub.pipeline.worker_name, pipeline_worker_name); `alive(pid)` tells
+        whether that process runs.
         Workers of other machines are left to their lease expiry: nothing here can tell they died.
         The vessel calls such workers owned (`own_calls`) are freed too; they are not counted."""
 
