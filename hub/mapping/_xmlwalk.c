@@ -312,8 +312,6 @@ static int push(xmlNode *node, void *arg) {
     return 0;
 }
 
-static int found_one(xmlNode *Py_UNUSED(node), void *Py_UNUSED(arg)) { return 1; }
-
 static int by_address(const void *a, const void *b) {
     uintptr_t x = (uintptr_t)*(xmlNode *const *)a, y = (uintptr_t)*(xmlNode *const *)b;
     return x < y ? -1 : x > y;
@@ -410,8 +408,8 @@ static int select_nodes(PyObject *sel, PyObject *ctx, Nodes *out, struct LxmlDoc
         for (Py_ssize_t i = 0; i < out->n; i++) {
             for (Py_ssize_t t = 0; t < tests; t++) {
                 Walk *test = (Walk *)PyTuple_GET_ITEM(u->tests, t);
-                xmlNode *from = up(out->items[i], test->ups);
-                if (from != NULL && each_match(test, from, 0, found_one, NULL)) {
+                xmlNode *from = up(out->items[i], test->ups), *found = NULL;
+                if (from != NULL && each_match(test, from, 0, first_node, &found)) {
                     out->items[kept++] = out->items[i];
                     break;
                 }
@@ -585,6 +583,16 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
+static int add_type(PyObject *m, const char *name, PyTypeObject *type) {
+    if (PyType_Ready(type) < 0) return -1;
+    Py_INCREF(type);
+    if (PyModule_AddObject(m, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
+
 PyMODINIT_FUNC PyInit__xmlwalk(void) {
     /* lxml's C API is looked up by name and C signature: a different lxml fails here, cleanly. */
     if (import_lxml__etree() < 0) return NULL;
@@ -597,18 +605,9 @@ PyMODINIT_FUNC PyInit__xmlwalk(void) {
         PyErr_SetString(PyExc_ImportError, "lxml.etree._Element is not a type");
         return NULL;
     }
-    if (PyType_Ready(&WalkType) < 0 || PyType_Ready(&UnionType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    Py_INCREF(&WalkType);
-    if (PyModule_AddObject(m, "Walk", (PyObject *)&WalkType) < 0) {
-        Py_DECREF(&WalkType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&UnionType);
-    if (PyModule_AddObject(m, "Union", (PyObject *)&UnionType) < 0) {
-        Py_DECREF(&UnionType);
+    if (add_type(m, "Walk", &WalkType) < 0 || add_type(m, "Union", &UnionType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

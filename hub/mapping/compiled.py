@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from hub.edifact.directory import GroupRef, SegmentRef
 from hub.edifact.tokenizer import Scan
-from hub.mapping.evaluate import WEIGHT_UNITS, Mapped, finish_value
+from hub.mapping.evaluate import WEIGHT_UNITS, Mapped, finish_value, number_times
 from hub.mapping.spec import MappingSpec, Rule, ValueSpec
 
 T = TypeVar("T")
@@ -307,13 +307,9 @@ def _value_fn(vs: ValueSpec, where: str) -> ValueFn:
             unit = _get(els, unit_at) if unit_at is not None else "KGM"
             factor = WEIGHT_UNITS.get(unit or "KGM")
             if factor is not None:
-                try:
-                    number = float(raw.replace(",", "."))
-                except ValueError:
-                    pass
-                else:
-                    number *= factor
-                    return int(number) if number.is_integer() else number
+                number = number_times(raw, factor, False)
+                if number is not None:
+                    return number
             return value(els, notes)
         return weight_at
 

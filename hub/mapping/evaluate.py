@@ -308,6 +308,16 @@ def finish_value(raw: str | None, vs: ValueSpec, notes: list[str], where: str,
         return None
 
 
+def number_times(raw: str, factor: float, as_int: bool) -> float | int | None:
+    """What `convert` makes of a number or weight that converts (`factor`: the weight unit's), None when
+    it does not: the compiled evaluators' fast path, which then calls `convert` for its note."""
+    try:
+        number = float(raw.replace(",", ".")) * factor
+        return int(number) if as_int or number.is_integer() else number
+    except (ValueError, OverflowError):  # not a number; nan or inf as an int
+        return None
+
+
 def convert(raw: str, vs: ValueSpec, lookup: Callable[[str], str | None]) -> Any:
     """One received value in the mapped message's form. Key conversions keep the raw value next to
     the normalised one, so nothing the sender wrote is lost."""
