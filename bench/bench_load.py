@@ -291,8 +291,11 @@ def run_hub(msgs: list[Message], workers: int, processes: int, db: str | None,
         helper_cpu = sum(cpu_seconds(c) - helpers.get(c, 0.0) for p in procs for c in children(p.pid))
         others = shares.stop()
         handed = sum(metric(port, "hub_pipeline_handed_total") for port in ports)
+        taken_over = sum(metric(port, "hub_pipeline_calls_taken_over_total") for port in ports)
+        processed = [metric(port, "hub_pipeline_processed_total") for port in ports]
         p50, p99 = latencies(sent, collector.arrived)
-        return {"rate": len(msgs) / total, "handed": handed, "p50": p50, "p99": p99,
+        return {"rate": len(msgs) / total, "handed": handed, "taken_over": taken_over, "processed": processed,
+                "p50": p50, "p99": p99,
                 "publish_rate": len(msgs) / publish_time,
                 "home": str(home), "cpu_ms": cpu * 1000 / len(msgs), "helper_cpu_ms": helper_cpu * 1000 / len(msgs),
                 **{f"{k}_cpu_ms": v * 1000 / len(msgs) for k, v in others.items() if k != "wall"},
@@ -337,6 +340,8 @@ def main() -> int:
           f"p50 {hub['p50'] * 1000:7.1f} ms  p99 {hub['p99'] * 1000:7.1f} ms  "
           f"(published at {hub['publish_rate']:.0f} msg/s)")
     if args.processes > 1:
+        print(f"messages processed by each process: {' / '.join(f'{n:.0f}' for n in hub['processed'])}; "
+              f"vessel calls taken over from a process that was behind: {hub['taken_over']:.0f}")
         print(f"messages handed to the process owning their vessel call (and validated again there): "
               f"{hub['handed']:.0f}, {100 * hub['handed'] / len(msgs):.0f} % of the messages")
     print(f"CPU a message: hub serve {hub['cpu_ms']:.2f} ms, its helper processes {hub['helper_cpu_ms']:.2f} ms "

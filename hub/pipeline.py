@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from hub.affinity import call_owner_keys
 from hub.catalog import Catalog
 from hub.dossier.correlate import Outcome, call_keys, prefetch_keys
 from hub.edifact.validator import Options
@@ -162,6 +163,8 @@ class Pipeline:
         # Several processes on PostgreSQL: each vessel call is written by the worker that owns it.
         self.shares_calls = store.engine.dialect.name == "postgresql"
         self.handed = 0  # messages handed to the owner of their call
+        self.taken_over = 0  # calls taken over from a worker that was behind
+        self.processed = 0  # messages this worker wrote the result of
         from hub.routing.rules import route
 
         self._route = router or route
@@ -198,8 +201,15 @@ class Pipeline:
             heap_freezer.settle()  # what the batch left in the cache: out of the collector's scans
 
     def _lease_batch(self, limit: int) -> list[_Work]:
+        hold = CALL_HOLD if self.shares_calls else None
         with self.store.transaction() as tx:
-            ids = tx.claim_messages(self.worker, limit=limit, lease=self._lease())
+            ids = tx.claim_messages(self.worker, limit=limit, lease=self._lease(), call_hold=hold)
+            if hold is not None and len(ids) < limit:
+                call = tx.take_over_late_call(self.worker, hold=hold, late=TAKE_OVER_AFTER)
+                if call is not None:
+                    self.taken_over += 1
+                    log.info("took over vessel call %s, whose messages waited for its owner", call)
+                    ids += tx.claim_messages(self.worker, limit=limit - len(ids), lease=self._lease(), call_hold=hold)
         if not ids:
             return []
         with self.store.transaction(write=False) as tx:
@@ -238,10 +248,10 @@ class Pipeline:
         return batch.works
 
     def stopped(self) -> None:
-        """The loop ended: hand back the batch leased ahead, which nobody will write now."""
+        """The loop ended: hand back the batch leased ahead, which nobody will write now, and the calls."""
         batch, self._ahead = self._ahead, None
-        if batch is not None:
-            self._hand_back([w.msg.id for w in batch.works])
+        if batch is not None or self.shares_calls:
+            self._hand_back([w.msg.id for w in batch.works] if batch is not None else [])
 
     def _write(self, works: list[_Work]) -> int:
         handed = 0
@@ -269,21 +279,23 @@ class Pipeline:
 
         Two processes writing messages of the same calls waited on each other's row locks and read back
         the dossiers the other had just written (its cache no help): on two vCPUs the pair did less than
-        one process alone. So a worker takes the calls of its batch that nobody holds (`own_calls`, for
-        `CALL_HOLD`, renewed while it goes on writing them) and hands the messages of calls another worker
-        holds to it (`hand_messages`); the owner's next lease takes them. Their validation is done again
-        there: the price of one writer per call. Messages naming no call stay in the batch, and if the
-        hand-over itself fails, the whole batch is written here as before (the row locks keep it right)."""
-        keys = {w.msg.id: _lock_order(w) for w in works if not w.failed}
-        wanted = [k for k in keys.values() if k]
-        if not wanted:
+        one process alone. So each call is written by the worker that owns it. Most messages were leased
+        by their call's owner already, by the hint intake read off their bytes (`claim_messages`,
+        hub.affinity); this is for the others: those without a hint, or whose mapped call is not the
+        one their hint gave. A worker takes their calls where nobody holds them (`own_calls`, for
+        `CALL_HOLD`) and hands the messages of calls another worker holds to it (`hand_messages`); the
+        owner's next lease takes them, and validates and maps them again. Messages naming no call stay
+        in the batch, and if the hand-over itself fails, the whole batch is written here (the row locks
+        keep it right)."""
+        keys = {w.msg.id: key for w in works if not w.failed and (key := _owner_key(w))}
+        if not keys:
             return works, 0
         to: dict[str, list[str]] = {}
         try:
             with self.store.transaction() as tx:
-                owners = tx.own_calls(wanted, self.worker, hold=CALL_HOLD)
+                owners = tx.own_calls(list(keys.values()), self.worker, hold=CALL_HOLD)
                 for message_id, key in keys.items():
-                    owner = owners.get(key, self.worker) if key else self.worker
+                    owner = owners.get(key, self.worker)
                     if owner != self.worker:
                         to.setdefault(owner, []).append(message_id)
                 handed = tx.hand_messages(to, self.worker, lease=HAND_OVER_LEASE) if to else 0
@@ -348,12 +360,17 @@ class Pipeline:
         return timedelta(hours=getattr(self.settings, "dedupe_window_hours", 72))
 
     def _hand_back(self, ids: Sequence[str]) -> None:
+        """The worker stops: release the leases of messages it has not begun, and its vessel calls, so
+        that another worker takes them at once rather than when the lease or hold runs out."""
         with self.store.transaction() as tx:
             for left in ids:
                 if tx.holds_message(left, self.worker):
                     tx.release_message(left)
+            if self.shares_calls:
+                tx.release_calls(self.worker)
 
     def _done(self, result: Processed) -> None:
+        self.processed += 1
         if result.deliveries:
             for event in self.notify:
                 event.set()
@@ -428,6 +445,21 @@ class _Ahead:
 # handed to a call's owner waits for it before any worker may take it (the owner has died).
 CALL_HOLD = timedelta(seconds=10)
 HAND_OVER_LEASE = timedelta(seconds=30)
+# How long a message waits for the worker owning its call before a worker with too little to do takes
+# the call over (the owner is behind: it took more calls than its share, or a big message holds it up).
+TAKE_OVER_AFTER = timedelta(seconds=1)
+
+
+def _owner_key(work: _Work) -> str:
+    """The call key a message is owned by ('' for none, or when its lease already settled it: its hint is
+    one of its mapped call's keys): the least of its mapped calls' voyage keys (hub.affinity), else
+    its first call key (a call known by its port call reference alone)."""
+    voyages: set[str] = set()
+    for m in work.mappings:
+        voyages |= call_owner_keys((m.document or {}).get("call") or {})
+    if work.msg.call_hint is not None and work.msg.call_hint in voyages:
+        return ""
+    return min(voyages) if voyages else _lock_order(work)
 
 
 def _lock_order(work: _Work) -> str:

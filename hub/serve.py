@@ -293,8 +293,15 @@ class Hub:
                         sent.add_metric([outcome], getattr(hub.deliverer, outcome))
                 yield sent
                 yield CounterMetricFamily(
+                    "hub_pipeline_processed", "Messages this process's workers processed (validated, mapped, "
+                    "correlated and routed, or failed)", value=sum(p.processed for p in hub.pipelines))
+                yield CounterMetricFamily(
                     "hub_pipeline_handed", "Messages this process's workers handed to the worker that owns their "
                     "vessel call (several processes on PostgreSQL)", value=sum(p.handed for p in hub.pipelines))
+                yield CounterMetricFamily(
+                    "hub_pipeline_calls_taken_over", "Vessel calls this process's workers took over from an owner "
+                    "their messages waited for (several processes on PostgreSQL)",
+                    value=sum(p.taken_over for p in hub.pipelines))
                 cache = CounterMetricFamily(
                     "hub_dossier_cache", "Dossiers the pipeline found in its cache still current (hit) or read "
                     "from the store (miss): misses on busy calls mean another process wrote them", labels=["outcome"])

@@ -104,6 +104,9 @@ messages = Table(
     # processes never process it at once, and expiring, so a crashed worker's message is taken over.
     Column("claimed_by", String(64), nullable=True),
     Column("claimed_until", UTCDateTime(), nullable=True),
+    # The vessel call the bytes name, read at intake (hub.affinity.call_hint, e.g. "voyage|0712N"): with
+    # several processes on PostgreSQL a worker leases only the messages of calls it owns or nobody does.
+    Column("call_hint", String(), nullable=True),
     Index("ix_messages_sha256", "sha256"),
     Index("ix_messages_status_received_at", "status", "received_at"),  # work queues, oldest first
     Index("ix_messages_received_at", "received_at"),  # tracking pages, retention

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, RowMapping
 
+from hub.affinity import call_hint
 from hub.store import engine as _engine
 from hub.store.engine import StoreError
 from hub.store.ids import new_id
@@ -157,6 +158,7 @@ class StoredMessage:
     status: str
     error: str | None
     status_at: datetime
+    call_hint: str | None  # hub.affinity.call_hint of the bytes, read at intake
     raw: bytes | None  # None when not loaded (lists of messages leave the bodies out)
 
 
@@ -416,7 +418,7 @@ class Transaction(WorkMixin):
             rows.append({**_NO_META, **columns, "id": message_id, "received_at": received_at, "sha256": digest,
                          "size": len(raw), "channel": r.channel, "partner": r.partner, "filename": r.filename,
                          "duplicate_of": duplicate_of, "meta": extra or None, "status": "received", "error": None,
-                         "status_at": now})
+                         "status_at": now, "call_hint": call_hint(raw)})
             bodies.append({"message_id": message_id, "raw": raw})
             entries.append(JournalEntry(message_id, digest, len(raw), received_at, duplicate_of))
         self._s.insert_message.run_many(self._c, rows)

@@ -130,22 +130,65 @@ class WorkMixin:
     # --- pipeline leases ------------------------------------------------------------------------------
 
     def claim_messages(self, worker: str, *, status: str = "received", limit: int = 20,
-                       lease: timedelta = timedelta(minutes=5)) -> list[str]:
+                       lease: timedelta = timedelta(minutes=5), call_hold: timedelta | None = None) -> list[str]:
         """Lease up to `limit` messages in `status` (oldest first) whose lease is free or expired, or
-        that another worker handed to this one (`hand_messages`)."""
+        that another worker handed to this one (`hand_messages`).
+
+        With `call_hold` (several workers on PostgreSQL), a message whose call hint (`messages.call_hint`)
+        another worker owns (`own_calls`) is left to that worker, and the worker takes, or keeps for
+        `call_hold`, the calls of the messages it leases: a call is then written by one worker, whose
+        dossiers stay in its cache, and nobody validates a message only to hand it over. A message handed
+        to this worker is taken whatever its hint."""
+        return self._claim(worker, status, limit, lease, call_hold)
+
+    def _claim(self, worker: str, status: str, limit: int, lease: timedelta, call_hold: timedelta | None) -> list[str]:
         now = utcnow()
         m = messages.c
-        query = (sa.select(m.id).where(m.status == status,
-                                       sa.or_(m.claimed_until.is_(None), m.claimed_until < now,
-                                              m.claimed_by == HANDED_TO + worker))
+        handed_here = HANDED_TO + worker
+        query = (sa.select(m.id, m.call_hint, m.claimed_by)
+                 .where(m.status == status,
+                        sa.or_(m.claimed_until.is_(None), m.claimed_until < now, m.claimed_by == handed_here))
                  .order_by(m.received_at, m.id).limit(limit))
+        by_call = self._pg and call_hold is not None
+        if by_call:
+            o = call_owners.c
+            owned_elsewhere = sa.exists().where(o.call_key == m.call_hint, o.worker != worker, o.until >= now)
+            query = query.where(sa.or_(m.call_hint.is_(None), m.claimed_by == handed_here, ~owned_elsewhere))
         if self._pg:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(self._c.execute(query).scalars())
+            query = query.with_for_update(skip_locked=True, of=messages)
+        rows = self._c.execute(query).all()
+        if by_call and rows:
+            assert call_hold is not None
+            hints = [hint for _, hint, _ in rows if hint]
+            owners = self.own_calls(hints, worker, hold=call_hold) if hints else {}
+            # Another worker took a call between the SELECT and own_calls: its messages stay for it.
+            rows = [row for row in rows if row.claimed_by == handed_here or owners.get(row.call_hint, worker) == worker]
+        ids = [row.id for row in rows]
         if ids:
             self._c.execute(messages.update().where(m.id.in_(ids))
                             .values(claimed_by=worker, claimed_until=now + lease))
         return ids
+
+    def take_over_late_call(self, worker: str, *, hold: timedelta, late: timedelta,
+                            status: str = "received") -> str | None:
+        """Take over, for `hold`, the call of the oldest message that nobody leases and that has waited
+        longer than `late` for the worker owning its call hint; returns its key, or None.
+
+        Owners keep their calls while they go on writing them, so the first worker to start could keep
+        most of them, and the others idle: a worker with less to do than a batch takes a call over this
+        way. The owner may still be writing messages of it that it leased before: both writers stay
+        correct (row locks, dossier versions), and the owner leases no more of them. PostgreSQL only."""
+        if not self._pg:
+            return None
+        now = utcnow()
+        m, o = messages.c, call_owners.c
+        oldest = (sa.select(m.call_hint).join(call_owners, o.call_key == m.call_hint)
+                  .where(m.status == status, sa.or_(m.claimed_until.is_(None), m.claimed_until < now),
+                         m.received_at < now - late, o.worker != worker, o.until >= now)
+                  .order_by(m.received_at, m.id).limit(1).scalar_subquery())
+        taken = self._c.execute(call_owners.update().where(o.call_key == oldest, o.worker != worker)
+                                .values(worker=worker, until=now + hold).returning(o.call_key)).scalar()
+        return str(taken) if taken is not None else None
 
     def own_calls(self, keys: Sequence[str], worker: str, *, hold: timedelta) -> dict[str, str]:
         """Take, or keep, the vessel calls of `keys` for `worker` for `hold` from now, where no other
@@ -168,6 +211,10 @@ class WorkMixin:
             owners.update({k: w for k, w in self._c.execute(
                 sa.select(o.call_key, o.worker).where(o.call_key.in_(others)))})
         return owners
+
+    def release_calls(self, worker: str) -> int:
+        """Give up every vessel call `worker` owns (it stops); returns how many."""
+        return int(self._c.execute(call_owners.delete().where(call_owners.c.worker == worker)).rowcount or 0)
 
     def forget_idle_calls(self, idle: timedelta) -> int:
         """Delete the owner rows of the calls nobody has held for `idle`: `own_calls` leaves a row for

@@ -16,7 +16,7 @@ from hub.store.__main__ import main as alembic_main
 from hub.store.engine import create_engine, migrate
 from hub.store.schema import metadata
 
-HEAD = "0006"  # the latest revision: bump with each new migration
+HEAD = "0007"  # the latest revision: bump with each new migration
 
 TABLES = {"messages", "message_bodies", "reports", "dossiers", "dossier_fragments", "correlation_keys", "events",
           "discrepancies", "deliveries", "expected_acks"}
