@@ -281,12 +281,13 @@ class Pipeline:
         the dossiers the other had just written (its cache no help): on two vCPUs the pair did less than
         one process alone. So each call is written by the worker that owns it. Most messages were leased
         by their call's owner already, by the hint intake read off their bytes (`claim_messages`,
-        hub.affinity); this is for the others: those without a hint, or whose mapped call is not the
-        one their hint gave. A worker takes their calls where nobody holds them (`own_calls`, for
-        `CALL_HOLD`) and hands the messages of calls another worker holds to it (`hand_messages`); the
-        owner's next lease takes them, and validates and maps them again. Messages naming no call stay
-        in the batch, and if the hand-over itself fails, the whole batch is written here (the row locks
-        keep it right)."""
+        hub.affinity); here, before writing, the worker renews its hold on the calls of the batch
+        (`own_calls`, for `CALL_HOLD`, so that a slow batch does not outlive it), takes those nobody
+        holds (messages without a hint, or whose mapped call is not the one their hint gave), and hands
+        the messages of calls another worker holds to it (`hand_messages`: a call taken over meanwhile,
+        see `take_over_late_call`); the owner's next lease takes them, and validates and maps them
+        again. Messages naming no call stay in the batch, and if the hand-over itself fails, the whole
+        batch is written here (the row locks keep it right)."""
         keys = {w.msg.id: key for w in works if not w.failed and (key := _owner_key(w))}
         if not keys:
             return works, 0
@@ -451,14 +452,14 @@ TAKE_OVER_AFTER = timedelta(seconds=1)
 
 
 def _owner_key(work: _Work) -> str:
-    """The call key a message is owned by ('' for none, or when its lease already settled it: its hint is
-    one of its mapped call's keys): the least of its mapped calls' voyage keys (hub.affinity), else
-    its first call key (a call known by its port call reference alone)."""
+    """The call key a message is owned by ('' for none): its hint, when that is one of its mapped
+    call's voyage keys (hub.affinity), else the least of those, else its first call key (a call known
+    by its port call reference alone)."""
     voyages: set[str] = set()
     for m in work.mappings:
         voyages |= call_owner_keys((m.document or {}).get("call") or {})
     if work.msg.call_hint is not None and work.msg.call_hint in voyages:
-        return ""
+        return work.msg.call_hint
     return min(voyages) if voyages else _lock_order(work)
 
 

@@ -176,8 +176,9 @@ class WorkMixin:
 
         Owners keep their calls while they go on writing them, so the first worker to start could keep
         most of them, and the others idle: a worker with less to do than a batch takes a call over this
-        way. The owner may still be writing messages of it that it leased before: both writers stay
-        correct (row locks, dossier versions), and the owner leases no more of them. PostgreSQL only."""
+        way. The owner leases no more of its messages, and hands those it leased before over when it
+        comes to write them (hub.pipeline renews its calls then); a batch already being written goes
+        on under the row locks. PostgreSQL only."""
         if not self._pg:
             return None
         now = utcnow()

@@ -50,11 +50,16 @@ def workers(store: Store, catalog: Catalog, partners: Partners, settings: Settin
                  for name in ("host:1:a", "host:2:b"))
 
 
+def first_written_by(worker: Pipeline, store: Store) -> None:
+    """The call's first message, written by `worker`: on PostgreSQL the call is now its own."""
+    first = store.journal(manifest(1), channel="folder", partner="AML").id
+    assert worker.run_once() == 1 and status(store, first)[0] == "routed"
+
+
 def test_a_worker_leases_no_message_of_a_call_another_worker_owns(
         store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
     a, b = workers(store, catalog, partners, settings)
-    first = store.journal(manifest(1), channel="folder", partner="AML").id
-    assert a.run_once() == 1 and status(store, first)[0] == "routed"
+    first_written_by(a, store)
     second = store.journal(manifest(2), channel="folder", partner="AML").id
     if store.engine.dialect.name == "sqlite":
         assert b.run_once() == 1 and status(store, second) == ("routed", None) and b.handed == 0
@@ -68,8 +73,7 @@ def test_a_worker_leases_no_message_of_a_call_another_worker_owns(
 def test_a_message_whose_call_only_its_mapping_names_is_handed_to_the_owner(
         store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
     a, b = workers(store, catalog, partners, settings)
-    first = store.journal(manifest(1), channel="folder", partner="AML").id
-    assert a.run_once() == 1 and status(store, first)[0] == "routed"
+    first_written_by(a, store)
     second = store.journal(unhinted(2), channel="folder", partner="AML").id
     assert store.message(second).call_hint is None  # type: ignore[union-attr]
     assert b.run_once() == 1
@@ -127,9 +131,7 @@ def test_a_worker_with_too_little_to_do_takes_over_a_call_whose_messages_wait_fo
     """Ownership is first come, so one worker could keep most calls while another idles: messages that
     waited longer than TAKE_OVER_AFTER for their call's owner let an idle worker take the call over."""
     a, b = workers(store, catalog, partners, settings)
-    assert a.run_once() == 0
-    store.journal(manifest(1), channel="folder", partner="AML")
-    assert a.run_once() == 1
+    first_written_by(a, store)
     fresh = store.journal(manifest(2), channel="folder", partner="AML").id
     if store.engine.dialect.name == "sqlite":
         with store.transaction() as tx:
@@ -148,11 +150,35 @@ def test_a_worker_with_too_little_to_do_takes_over_a_call_whose_messages_wait_fo
         assert len(tx.dossiers_by(voyage="0712N", kind="vessel_call")) == 1
 
 
+def test_messages_leased_before_their_call_was_taken_over_go_to_the_new_owner(
+        store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
+    """Between a worker's lease and its write, another took the call over: the worker does not write
+    the call beside the new owner (their batches deadlocked on the call's rows), it hands the message
+    over; and before writing, it renews its hold on the calls it still has."""
+    if store.engine.dialect.name != "postgresql":
+        return
+    a, b = workers(store, catalog, partners, settings)
+    first_written_by(a, store)
+    second = store.journal(manifest(2), channel="folder", partner="AML").id
+    works = a._prepare_here(10, None)  # leased and validated by a
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE call_owners SET worker = 'host:2:b'")
+    assert a._write(works) == 1 and a.handed == 1
+    assert status(store, second) == ("received", HANDED_TO + "host:2:b")
+    assert b.run_once() == 1 and status(store, second)[0] == "routed"
+    third = store.journal(manifest(3), channel="folder", partner="AML").id
+    works = b._prepare_here(10, None)
+    with store.engine.begin() as conn:  # b's hold ran out while it validated
+        conn.exec_driver_sql("UPDATE call_owners SET until = until - interval '1 hour'")
+    assert b._write(works) == 1 and b.handed == 0 and status(store, third)[0] == "routed"
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT worker, until > now() FROM call_owners").one() == ("host:2:b", True)
+
+
 def test_a_worker_that_stops_gives_up_its_calls_at_once(
         store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
     a, b = workers(store, catalog, partners, settings)
-    store.journal(manifest(1), channel="folder", partner="AML")
-    assert a.run_once() == 1
+    first_written_by(a, store)
     second = store.journal(manifest(2), channel="folder", partner="AML").id
     a.stopped()  # hub serve stopping: the end of Pipeline.run
     assert b.run_once() == 1 and status(store, second)[0] == "routed" and b.taken_over == 0
@@ -185,8 +211,7 @@ def test_a_call_taken_by_another_worker_while_leasing_leaves_its_messages_to_it(
 def test_a_call_whose_owner_stopped_writing_it_is_taken_over(
         store: Store, catalog: Catalog, partners: Partners, settings: Settings) -> None:
     a, b = workers(store, catalog, partners, settings)
-    store.journal(manifest(1), channel="folder", partner="AML")
-    assert a.run_once() == 1
+    first_written_by(a, store)
     with store.engine.begin() as conn:  # a has written nothing of it for longer than CALL_HOLD
         conn.exec_driver_sql("UPDATE call_owners SET until = until - interval '1 hour'"
                              if store.engine.dialect.name == "postgresql" else "SELECT 1")
@@ -199,8 +224,7 @@ def test_messages_of_an_owner_that_died_are_taken_by_another_worker(
     if store.engine.dialect.name != "postgresql":
         return
     a, b = workers(store, catalog, partners, settings)
-    store.journal(manifest(1), channel="folder", partner="AML")
-    assert a.run_once() == 1
+    first_written_by(a, store)
     left = [store.journal(manifest(n), channel="folder", partner="AML").id for n in (2, 3)]
     handed = [store.journal(unhinted(n), channel="folder", partner="AML").id for n in (4, 5)]
     assert b.run_once() == 2 and b.handed == 2
@@ -258,8 +282,7 @@ def test_workers_made_in_one_thread_are_distinct_owners(
     rate of one), so on PostgreSQL the second leaves the first's call alone, as another process would."""
     a, b = (Pipeline(store, catalog, lambda: partners, settings) for _ in range(2))
     assert a.worker != b.worker and a.worker.split(":")[:2] == b.worker.split(":")[:2]  # same host, same pid
-    first = store.journal(manifest(1), channel="folder", partner="AML").id
-    assert a.run_once() == 1 and status(store, first)[0] == "routed"
+    first_written_by(a, store)
     second = store.journal(manifest(2), channel="folder", partner="AML").id
     if store.engine.dialect.name == "sqlite":
         assert b.run_once() == 1 and status(store, second) == ("routed", None)
