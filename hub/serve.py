@@ -118,8 +118,8 @@ class Hub:
                                    preparer=self.preparer) for _ in range(max(1, s.pipeline_workers))]
         if len(self.pipelines) > 1 and self.pipelines[0].shares_calls:
             log.warning("%d pipeline workers on PostgreSQL: they share out the vessel calls as processes do, "
-                        "handing messages over, in one interpreter, which measured slower than one worker; "
-                        "run one worker a process and add processes (docs/deployment.md)", len(self.pipelines))
+                        "in one interpreter, which measured no faster than one worker; run one worker a "
+                        "process and add processes (docs/deployment.md)", len(self.pipelines))
         self.intake = Intake(self.store, self.partners, wake=[p.wake for p in self.pipelines])
         # Workers first: what an earlier run left journalled is processed while intake starts.
         for n, p in enumerate(self.pipelines):

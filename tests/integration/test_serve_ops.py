@@ -119,8 +119,8 @@ def test_partner_added_and_suspended_without_restart(hub_factory: HubFactory, tm
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_several_workers_on_postgresql_are_warned_against(hub_factory: HubFactory, tmp_path: Path,
                                                           database: str) -> None:
-    """Two workers of one process share out the vessel calls on PostgreSQL as two processes would, at a
-    lower rate than one (docs/deployment.md): the log says so at the start."""
+    """Two workers of one process share out the vessel calls on PostgreSQL as two processes would, in one
+    interpreter, no faster than one (docs/deployment.md): the log says so at the start."""
     hub = hub_factory(Partners.make(tmp_path), toml="[pipeline]\nworkers = 2\n", database=database)
     warned = "2 pipeline workers on PostgreSQL" in hub.log()
     assert warned is (database == "postgresql"), hub.log()
