@@ -53,21 +53,21 @@ def call_hint(raw: bytes) -> str | None:
     if release is not None and release in value:
         value = re.sub(re.escape(release) + b"(.)", rb"\1", value, flags=re.DOTALL)
     try:
-        voyage = normalise_voyage(value.decode("ascii"))
+        return _voyage_key(value.decode("ascii"))
     except UnicodeDecodeError:
         return None
-    return _PREFIX + voyage if voyage and len(voyage) <= _LONGEST else None
 
 
 def call_owner_keys(call: Mapping[str, Any]) -> set[str]:
     """The keys, in `call_hint`'s form, of a mapped call (the `call` part of a canonical document)."""
-    keys = set()
-    for field in ("voyage_in", "voyage_out"):
-        value = call.get(field)
-        voyage = normalise_voyage(str(value)) if value else ""
-        if voyage and len(voyage) <= _LONGEST:
-            keys.add(_PREFIX + voyage)
-    return keys
+    keys = (_voyage_key(str(call[field])) for field in ("voyage_in", "voyage_out") if call.get(field))
+    return {key for key in keys if key is not None}
+
+
+def _voyage_key(voyage: str) -> str | None:
+    """The key "voyage|<voyage>", normalised as correlation normalises voyages; None if empty or too long."""
+    normalised = normalise_voyage(voyage)
+    return _PREFIX + normalised if normalised and len(normalised) <= _LONGEST else None
 
 
 def _delimiters(head: bytes) -> tuple[bytes, bytes, bytes | None, bytes] | None:

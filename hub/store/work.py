@@ -139,9 +139,6 @@ class WorkMixin:
         `call_hold`, the calls of the messages it leases: a call is then written by one worker, whose
         dossiers stay in its cache, and nobody validates a message only to hand it over. A message handed
         to this worker is taken whatever its hint."""
-        return self._claim(worker, status, limit, lease, call_hold)
-
-    def _claim(self, worker: str, status: str, limit: int, lease: timedelta, call_hold: timedelta | None) -> list[str]:
         now = utcnow()
         m = messages.c
         handed_here = HANDED_TO + worker
